@@ -1,0 +1,102 @@
+# zfviz: `make` builds build/zfviz and build/libzfviz.a; `make test`, `make demo`, `make bench`,
+# `make asan`, `make install PREFIX=...`. Objects and dependency files (-MMD -MP) go to build/.
+# `make demo` and `make test` first install the Debian packages they need (tools/deps.sh).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2 -march=native
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -pthread -MMD -MP
+CPPFLAGS += -I. -Icore $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+SDL_CFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)
+SDL_LIBS   := $(shell pkg-config --libs sdl2 2>/dev/null)
+LDLIBS  += $(BLAS_LIBS) -lm -pthread
+
+CORE_SRC := $(wildcard core/*.c core/ops/*.c core/onnx/*.c) $(wildcard models/*.c)
+VIZ_SRC  := $(wildcard viz/*.c)
+VIEW_SRC := $(wildcard viz/viewer/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+VIZ_OBJ  := $(VIZ_SRC:%.c=$(BUILD)/%.o)
+VIEW_OBJ := $(VIEW_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIB  := $(BUILD)/libzfviz.a
+VLIB := $(BUILD)/libzfviz-viz.a
+BIN  := $(BUILD)/zfviz
+
+.PHONY: all test demo bench asan install deps check-libs clean
+all: check-libs $(BIN) $(LIB)
+
+# A clear message instead of a compiler error when a library is missing.
+check-libs:
+	@tools/deps.sh --check build
+
+deps:
+	@tools/deps.sh build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/viz/viewer/%.o: viz/viewer/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SDL_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(VLIB): $(VIZ_OBJ) $(VIEW_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null 2>/dev/null || true)
+
+$(BIN): $(CLI_OBJ) $(VLIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(VLIB) $(LIB) $(if $(VIEW_OBJ),$(SDL_LIBS)) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(VLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(VLIB) $(LIB) $(LDLIBS)
+
+tests: $(TEST_BIN)
+
+test: deps-test
+	$(MAKE) all tests
+	tests/run.sh $(BUILD)
+
+deps-test:
+	@tools/deps.sh test
+
+demo:
+	@tools/deps.sh build
+	$(MAKE) all
+	tools/demo.sh $(BUILD)
+
+bench: all
+	tools/bench.sh $(BUILD)
+
+asan:
+	@tools/deps.sh test
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDLIBS="$(LDLIBS) -fsanitize=address,undefined" all tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ZF_ASAN=1 tests/run.sh build-asan
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/zfviz/onnx \
+	    $(DESTDIR)$(PREFIX)/include/zfviz/ops $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zfviz
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libzfviz.a
+	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/zfviz/
+	install -m 644 core/onnx/onnx.h $(DESTDIR)$(PREFIX)/include/zfviz/onnx/
+	install -m 644 core/ops/op.h $(DESTDIR)$(PREFIX)/include/zfviz/ops/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' tools/zfviz.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zfviz.pc
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,59 @@
+// op.h: the interface every operator implements, and the registry.
+//
+//   const zf_op *op = zf_op_find("Conv");     // NULL if unsupported
+//   op->parse(params, onnx_node, opset, &err);  // attributes -> op's own small params struct
+//   op->shape(node, values, &err);              // output dtypes/shapes, scratch size
+//   op->forward(node, values, &exec, &err);     // compute outputs into preallocated tensors
+//   op->rf(node, values);                       // receptive field of outputs from inputs
+//
+// One op, one file pair under core/ops/ (kann/ggml style): the kernel function itself is written
+// outputs-first with a shape comment, e.g.
+//   // in (N,C,H,W), w (K,C/g,kh,kw), b (K) -> out (N,K,OH,OW)
+//   void zf_conv2d_forward(float *out, const float *in, const float *w, const float *b, const zf_conv_params *p, ...);
+// and the zf_op table entry adapts it to this interface. Adding an op: see docs/adding-an-op.md.
+#ifndef ZF_OP_H
+#define ZF_OP_H
+#include <stddef.h>
+#include "../graph.h"
+#include "../parallel.h"
+
+typedef struct zf_exec {
+    int threads;
+    struct zf_pool *pool;  // parallel loops (zf_parallel_for); NULL means run serially
+    void *scratch;         // at least node->scratch_bytes bytes, 64-byte aligned
+} zf_exec;
+
+typedef struct zf_op {
+    const char *type;      // ONNX op_type
+    size_t params_size;    // sizeof the op's params struct (0: none)
+    int has_switches;      // 1 for MaxPool: the planner allocates node->switches (numel of output 0)
+    // Attributes (and opset, for ops whose semantics changed) -> params. Messages need not name the
+    // node: the caller prefixes "file: node 'x' (Op): ". NULL when the op has no attributes.
+    int (*parse)(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err);
+    // Sets dtype/ndim/dims of every output value from the inputs (constant inputs' data may be read,
+    // e.g. Reshape's shape) and node->scratch_bytes. Rejects inconsistent inputs with a message.
+    int (*shape)(zf_node *n, zf_value *v, zf_error *err);
+    // Computes the outputs into their allocated tensors. Allocates nothing. Fails only on
+    // data-dependent errors (e.g. Gather index out of range).
+    int (*forward)(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err);
+    // Receptive field of the outputs from the inputs' (see zf_rf in graph.h). NULL: outputs copy
+    // input 0's rf (elementwise ops).
+    void (*rf)(const zf_node *n, zf_value *v);
+} zf_op;
+
+// The registry: every supported op, looked up by ONNX type.
+const zf_op *zf_op_find(const char *type);
+// "Add, AveragePool, BatchNormalization, ..." for error messages.
+const char *zf_op_supported_list(void);
+
+// Helpers shared by ops.
+// Multidirectional (numpy) broadcast of two shapes; error if incompatible.
+int zf_broadcast_shape(int *ndim, int64_t *dims, int na, const int64_t *a, int nb, const int64_t *b, zf_error *err);
+// Receptive field of a kernel op (conv/pool) along both spatial axes, from input rf.
+void zf_rf_kernel(zf_rf *out, const zf_rf *in, const int64_t k[2], const int64_t s[2], const int64_t pad_begin[2],
+                  const int64_t dil[2]);
+// Union of several rfs (Add, Concat): bounding box, larger jump.
+void zf_rf_union(zf_rf *out, const zf_rf *a, const zf_rf *b);
+void zf_rf_global(zf_rf *out, const zf_rf *in);
+
+#endif

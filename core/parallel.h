@@ -1,0 +1,25 @@
+// parallel.h: a small persistent pthread pool for the loops around the GEMMs (im2col, pooling,
+// elementwise, occlusion positions). OpenBLAS threads its own GEMMs.
+//
+//   zf_pool *pool = zf_pool_create(4);                  // 0 = all cores
+//   zf_parallel_for(pool, n, body, &ctx);               // body(ctx, begin, end) on disjoint chunks
+//   zf_pool_destroy(pool);
+//
+// With pool == NULL or one thread the body runs inline on the caller's thread.
+#ifndef ZF_PARALLEL_H
+#define ZF_PARALLEL_H
+#include <stdint.h>
+
+typedef struct zf_pool zf_pool;
+typedef void (*zf_range_fn)(void *ctx, int64_t begin, int64_t end);
+
+zf_pool *zf_pool_create(int threads);
+int zf_pool_threads(const zf_pool *pool);
+void zf_parallel_for(zf_pool *pool, int64_t n, zf_range_fn fn, void *ctx);
+void zf_pool_destroy(zf_pool *pool);
+// Number of online cores.
+int zf_cpu_count(void);
+// Sets OpenBLAS's thread count (openblas_set_num_threads).
+void zf_blas_set_threads(int threads);
+
+#endif
