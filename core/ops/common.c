@@ -49,3 +49,8 @@ void zf_rf_global(zf_rf *out, const zf_rf *in) {
     *out = *in;
     out->global = 1;
 }
+
+int64_t zf_node_flops(const zf_node *n, const zf_value *v) {
+    if (n->op && n->op->flops) return n->op->flops(n, v);
+    return n->n_out > 0 && n->out[0] >= 0 ? zf_tensor_numel(&v[n->out[0]].t) : 0;
+}

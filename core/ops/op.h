@@ -39,7 +39,13 @@ typedef struct zf_op {
     // Receptive field of the outputs from the inputs' (see zf_rf in graph.h). NULL: outputs copy
     // input 0's rf (elementwise ops).
     void (*rf)(const zf_node *n, zf_value *v);
+    // Floating-point operations of one forward pass (multiply-add = 2). NULL: one per output
+    // element. Used by `zfviz info` and `zfviz bench`.
+    int64_t (*flops)(const zf_node *n, const zf_value *v);
 } zf_op;
+
+// op->flops or its default.
+int64_t zf_node_flops(const zf_node *n, const zf_value *v);
 
 // The registry: every supported op, looked up by ONNX type.
 const zf_op *zf_op_find(const char *type);
