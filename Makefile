@@ -7,7 +7,7 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation -pthread -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-format-truncation -Wno-missing-field-initializers -pthread -MMD -MP
 CPPFLAGS += -I. -Icore $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 SDL_CFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)

@@ -57,8 +57,7 @@ typedef struct zf_node {
 typedef struct zf_load_opts {
     int64_t batch;         // replaces a symbolic/unknown first input dimension (default 1)
     int threads;           // 0 = all cores
-    int fold;              // constant folding (default 1)
-    int fuse;              // pattern fusion, e.g. LRN (default 1)
+    int fuse;              // pattern fusion, e.g. LRN (default 1); constant folding always runs
     int n_input_shapes;    // optional: explicit shapes for the graph inputs in order (data ignored)
     const zf_tensor *input_shapes;
 } zf_load_opts;
@@ -69,6 +68,8 @@ typedef struct zf_model {
     int n_nodes;  zf_node *nodes;   // execution order, constants already folded away
     int n_inputs;  int *inputs;     // value indices of the graph inputs (initializers excluded)
     int n_outputs; int *outputs;
+    int n_listed; int *listed;      // what `zfviz info` lists, in order: graph inputs, then every
+                                    // node output in execution order; "#k"/"k" names listed[k]
     int n_metadata; zf_onnx_kv *metadata;   // copied from the file (preprocessing, labels)
     int64_t opset;
     int n_log; char **log;          // what folding and fusion did, one line each (zfviz info prints it)
