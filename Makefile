@@ -54,7 +54,7 @@ $(LIB): $(CORE_OBJ)
 
 $(VLIB): $(VIZ_OBJ) $(VIEW_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null 2>/dev/null || true)
+	rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(VLIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(VLIB) $(LIB) $(if $(VIEW_OBJ),$(SDL_LIBS)) $(LDLIBS)

@@ -10,6 +10,7 @@
 // NULL when the caller does not care). The message names the file and the problem on one line.
 #ifndef ZF_ERROR_H
 #define ZF_ERROR_H
+#include <stddef.h>
 
 enum {
     ZF_OK = 0,

@@ -590,9 +590,15 @@ static int setup_inputs(loader *L, const zf_onnx_graph *g) {
         v->is_input = 1;
         if (k < o->n_input_shapes) {
             const zf_tensor *s = &o->input_shapes[k];
-            v->t.dtype = s->dtype;
-            v->t.ndim = s->ndim;
-            memcpy(v->t.dims, s->dims, sizeof s->dims);
+            if (s->dtype == ZF_I64 && s->data) {
+                // Shape parameters (Reshape's shape, Squeeze's axes fed as inputs): known at plan time.
+                if (zf_tensor_copy(&v->t, s, L->err)) return L->err->code;
+                v->is_const = 1;
+            } else {
+                v->t.dtype = s->dtype;
+                v->t.ndim = s->ndim;
+                memcpy(v->t.dims, s->dims, sizeof s->dims);
+            }
         } else {
             if (vi->ndim < 0)
                 return zf_fail(L->err, ZF_ERR_INPUT, "%s: graph input '%s' has no shape", L->what, vi->name);
@@ -784,8 +790,14 @@ int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_erro
                            inputs[i].dtype == ZF_F32 ? "float" : "int64",
                            zf_shape_str(b, sizeof b, inputs[i].ndim, inputs[i].dims));
         }
-        if (v->t.data != inputs[i].data)
-            memcpy(v->t.data, inputs[i].data, (size_t)zf_tensor_numel(&v->t) * zf_dtype_size(v->t.dtype));
+        if (v->is_const) {
+            if (zf_tensor_numel(&v->t) && memcmp(v->t.data, inputs[i].data, (size_t)zf_tensor_numel(&v->t) * zf_dtype_size(v->t.dtype)))
+                return zf_fail(err, ZF_ERR_INPUT, "%s: input '%s' is a shape parameter fixed when the model was "
+                               "loaded; load it again to change it", m->path, v->name);
+            continue;
+        }
+        size_t bytes = (size_t)zf_tensor_numel(&v->t) * zf_dtype_size(v->t.dtype);
+        if (bytes && v->t.data != inputs[i].data) memcpy(v->t.data, inputs[i].data, bytes);
     }
     zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch};
     for (int i = 0; i < m->n_nodes; i++) {

@@ -58,8 +58,9 @@ typedef struct zf_load_opts {
     int64_t batch;         // replaces a symbolic/unknown first input dimension (default 1)
     int threads;           // 0 = all cores
     int fuse;              // pattern fusion, e.g. LRN (default 1); constant folding always runs
-    int n_input_shapes;    // optional: explicit shapes for the graph inputs in order (data ignored)
-    const zf_tensor *input_shapes;
+    int n_input_shapes;    // optional: explicit shapes for the graph inputs in order. An int64 input
+    const zf_tensor *input_shapes;   // given with data is a shape parameter: frozen as a constant
+                                     // at load time (forward then checks it is fed the same values)
 } zf_load_opts;
 
 typedef struct zf_model {

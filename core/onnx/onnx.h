@@ -77,6 +77,8 @@ typedef struct zf_onnx_graph {
 
 typedef struct zf_onnx_kv { char *key, *value; } zf_onnx_kv;
 
+typedef struct zf_onnx_opset { char *domain; int64_t version; } zf_onnx_opset;
+
 typedef struct zf_onnx_model {
     int64_t ir_version;
     int64_t opset;                  // version of the default domain ("" or "ai.onnx"); 0 if absent
@@ -84,10 +86,14 @@ typedef struct zf_onnx_model {
     int n_metadata; zf_onnx_kv *metadata;
     int cap_metadata;
     zf_onnx_graph graph;
+    // Opset imports of the other domains ("ai.onnx.ml", "com.microsoft", ...): kept so that writing
+    // a model back keeps them; the default domain lives in `opset` only.
+    int n_opsets; zf_onnx_opset *opsets;
 } zf_onnx_model;
 
 // --- reading and writing ------------------------------------------------------------------------
-// Reads path (external data files resolved relative to its folder). Errors name the file:
+// Reads path (external data files resolved relative to its folder). *m is overwritten (not freed:
+// zf_onnx_free a previous model first) and left zeroed on failure. Errors name the file:
 // "m.onnx: truncated varint at byte 1234", "m.onnx: initializer 'w': raw_data has 12 bytes, shape
 // (3,3) needs 36". Every size is checked against the bytes actually present before allocating.
 int zf_onnx_read(zf_onnx_model *m, const char *path, zf_error *err);
@@ -100,7 +106,8 @@ int zf_onnx_write(const zf_onnx_model *m, const char *path, zf_error *err);
 void zf_onnx_free(zf_onnx_model *m);
 
 // TensorProto files (.pb), the ONNX test-data format. *name may be NULL to ignore the name;
-// the returned name is malloc'ed ("" when absent).
+// the returned name is malloc'ed ("" when absent). On success t's previous owned storage is freed
+// (like zf_tensor_alloc) and replaced; on failure t is untouched.
 int zf_tensor_read_pb(zf_tensor *t, char **name, const char *path, zf_error *err);
 int zf_tensor_read_pb_buffer(zf_tensor *t, char **name, const uint8_t *buf, size_t len, const char *what,
                              zf_error *err);
@@ -133,5 +140,18 @@ int zf_onnx_add_input(zf_onnx_graph *g, const char *name, int elem_type, int ndi
 int zf_onnx_add_output(zf_onnx_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims);
 int zf_onnx_meta_set(zf_onnx_model *m, const char *key, const char *value);       // replaces
 int zf_onnx_set_string_field(char **field, const char *v);                        // producer_name etc.
+// Added for subgraphs, the remaining attribute types and the trainer's writer.
+int zf_onnx_set_floats(zf_onnx_node *n, const char *name, int count, const float *v);
+int zf_onnx_set_strings(zf_onnx_node *n, const char *name, int count, const char *const *v);
+// A new empty subgraph attribute (If's then_branch/else_branch), owned by the node. The returned
+// pointer stays valid while the node lives (unlike node pointers, which adding nodes may move).
+zf_onnx_graph *zf_onnx_set_graph(zf_onnx_node *n, const char *name);
+int zf_onnx_add_value_info(zf_onnx_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims);
+// Symbolic dimension ("N") of a value info; dims[axis] becomes -1 (unknown).
+int zf_onnx_set_dim_param(zf_onnx_value_info *v, int axis, const char *param);
+// Opset import: the default domain ("" or "ai.onnx") sets m->opset, others go to m->opsets.
+int zf_onnx_opset_set(zf_onnx_model *m, const char *domain, int64_t version);
+// Frees a graph's contents (not g itself) and leaves it empty.
+void zf_onnx_graph_free(zf_onnx_graph *g);
 
 #endif

@@ -54,8 +54,7 @@ enum {
     ZF_OP_COUNT
 };
 
-// Weak while the ops are being written in parallel: a missing op is simply absent from the table.
-#define X(sym, type) extern const zf_op sym __attribute__((weak));
+#define X(sym, type) extern const zf_op sym;
 ZF_OP_LIST(X)
 #undef X
 

@@ -1,0 +1,138 @@
+// cmd_bench.c: `zfviz bench MODEL`: time forward passes on a fixed random input and print one line
+// "forward: median 12.34 ms, min 11.98 ms, 190.1 GFLOP/s" (details go to stderr before it).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "cli_model.h"
+#include "core/graph.h"
+#include "core/ops/op.h"
+#include "core/progress.h"
+#include "core/rng.h"
+
+static const char BENCH_HELP[] =
+    "usage: zfviz bench MODEL [--batch B] [--threads N] [--repeat R] [--warmup W] [--shape N,C,H,W]\n"
+    "\n"
+    "Loads the model once, runs W untimed forward passes, then R timed ones on a random input\n"
+    "(uniform 0..1, fixed seed) and prints exactly one line on stdout:\n"
+    "  forward: median 12.34 ms, min 11.98 ms, 190.1 GFLOP/s\n"
+    "GFLOP/s is the model's total FLOPs (as `zfviz info` counts them, multiply-add = 2) divided by\n"
+    "the median time. Details (model, batch, threads, GFLOP per pass) go to stderr first.\n"
+    "\n"
+    "options:\n"
+    "  --batch B          batch size for a symbolic/unknown first input dimension (default 1)\n"
+    "  --threads N        worker threads (default 0 = all cores)\n"
+    "  --repeat R         timed passes (default 10)\n"
+    "  --warmup W         untimed passes first (default 2)\n"
+    "  --shape N,C,H,W    explicit shape of the first graph input\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad model file\n"
+    "\n"
+    "example:\n"
+    "  zfviz bench vgg16.onnx --batch 8 --threads 2 --repeat 20\n";
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *cmd = "bench";
+    if (cli_wants_help(argc, argv)) { fputs(BENCH_HELP, stdout); return 0; }
+    const char *path = NULL, *v;
+    long long batch = 1, threads = 0, repeat = 10, warmup = 2;
+    zf_tensor shape = {0};
+    int have_shape = 0, no_opts = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r;
+        if (!no_opts && a[0] == '-' && a[1]) {
+            if (!strcmp(a, "--")) { no_opts = 1; continue; }
+            if ((r = cli_opt(&v, argc, argv, &i, cmd, "--batch"))) {
+                if (r == 2 || cli_int(&batch, cmd, "--batch", v, 1, CLI_MAX_BATCH)) return 2;
+                continue;
+            }
+            if ((r = cli_opt(&v, argc, argv, &i, cmd, "--threads"))) {
+                if (r == 2 || cli_int(&threads, cmd, "--threads", v, 0, CLI_MAX_THREADS)) return 2;
+                continue;
+            }
+            if ((r = cli_opt(&v, argc, argv, &i, cmd, "--repeat"))) {
+                if (r == 2 || cli_int(&repeat, cmd, "--repeat", v, 1, 1000000)) return 2;
+                continue;
+            }
+            if ((r = cli_opt(&v, argc, argv, &i, cmd, "--warmup"))) {
+                if (r == 2 || cli_int(&warmup, cmd, "--warmup", v, 0, 1000000)) return 2;
+                continue;
+            }
+            if ((r = cli_opt(&v, argc, argv, &i, cmd, "--shape"))) {
+                if (r == 2 || cli_shape(&shape, cmd, "--shape", v)) return 2;
+                have_shape = 1;
+                continue;
+            }
+            return cli_usage(cmd, "unknown flag '%s'", a);
+        }
+        if (path) return cli_usage(cmd, "unexpected argument '%s' (one MODEL expected)", a);
+        path = a;
+    }
+    if (!path) return cli_usage(cmd, "missing MODEL (an .onnx file)");
+
+    zf_load_opts lo = zf_load_defaults();
+    lo.batch = batch;
+    lo.threads = (int)threads;
+    if (have_shape) { lo.n_input_shapes = 1; lo.input_shapes = &shape; }
+    zf_error err = {0};
+    zf_model m = {0};
+    int rc = 0;
+    zf_tensor *inputs = NULL;
+    double *times = NULL;
+    if ((rc = zf_model_load(&m, path, &lo, &err))) goto done;
+
+    inputs = calloc((size_t)m.n_inputs + 1, sizeof *inputs);
+    times = calloc((size_t)repeat, sizeof *times);
+    if (!inputs || !times) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto done; }
+    zf_rng rng;
+    zf_rng_seed(&rng, 1234);
+    for (int i = 0; i < m.n_inputs; i++) {
+        const zf_tensor *t = &m.values[m.inputs[i]].t;
+        if ((rc = zf_tensor_alloc(&inputs[i], t->dtype, t->ndim, t->dims, &err))) goto done;
+        if (t->dtype == ZF_F32) {   // int64 inputs (indices) stay 0
+            float *x = zf_f32(&inputs[i]);
+            int64_t n = zf_tensor_numel(t);
+            for (int64_t j = 0; j < n; j++) x[j] = (float)zf_rng_uniform(&rng);
+        }
+    }
+    double flops = 0;
+    for (int k = 0; k < m.n_nodes; k++) flops += (double)zf_node_flops(&m.nodes[k], m.values);
+    char shp[128] = "";
+    if (m.n_inputs > 0) {
+        const zf_tensor *t = &m.values[m.inputs[0]].t;
+        zf_shape_str(shp, sizeof shp, t->ndim, t->dims);
+    }
+    fprintf(stderr, "model: %s, input %s, %d thread%s, %.3f GFLOP per forward pass, %lld warmup + %lld timed\n",
+            m.path, shp, m.threads, m.threads == 1 ? "" : "s", flops / 1e9, warmup, repeat);
+
+    zf_progress pr;
+    zf_progress_start(&pr, "bench", warmup + repeat);
+    for (long long r = 0; r < warmup + repeat; r++) {
+        double t0 = zf_seconds();
+        if ((rc = zf_model_forward(&m, m.n_inputs, inputs, &err))) goto done;
+        double dt = zf_seconds() - t0;
+        if (r >= warmup) times[r - warmup] = dt;
+        zf_progress_add(&pr, 1);
+    }
+    zf_progress_finish(&pr);
+    qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+    double median = repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    printf("forward: median %.2f ms, min %.2f ms, %.1f GFLOP/s\n", median * 1e3, times[0] * 1e3,
+           median > 0 ? flops / median / 1e9 : 0.0);
+    fflush(stdout);
+
+done:
+    if (inputs)
+        for (int i = 0; i < m.n_inputs; i++) zf_tensor_free(&inputs[i]);
+    free(inputs);
+    free(times);
+    zf_model_free(&m);
+    return rc ? cli_fail(&err) : 0;
+}

@@ -1,0 +1,275 @@
+// activation.c: Relu, LeakyRelu, Sigmoid, Tanh, Clip, Sqrt, Exp, Dropout (inference), Identity.
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "activation.h"
+#include "op_util.h"
+#include "../onnx/onnx.h"
+
+// --- kernels ------------------------------------------------------------------------------------
+
+// x (n) -> out (n)
+void zf_relu_f32(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+// x (n) -> out (n)
+void zf_relu_i64(int64_t *out, const int64_t *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+// x (n) -> out (n)
+void zf_leakyrelu_f32(float *out, const float *x, int64_t n, float alpha) {
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+}
+
+// x (n) -> out (n). Written so exp never overflows: exp(-|x|) <= 1.
+void zf_sigmoid_f32(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v >= 0.0f) {
+            out[i] = 1.0f / (1.0f + expf(-v));
+        } else {
+            float e = expf(v);
+            out[i] = e / (1.0f + e);
+        }
+    }
+}
+
+// x (n) -> out (n)
+void zf_tanh_f32(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = tanhf(x[i]);
+}
+
+// x (n) -> out (n). NaN passes through unchanged (neither comparison holds).
+void zf_clip_f32(float *out, const float *x, int64_t n, float lo, float hi) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
+
+// x (n) -> out (n)
+void zf_clip_i64(int64_t *out, const int64_t *x, int64_t n, int64_t lo, int64_t hi) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = x[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
+
+// x (n) -> out (n)
+void zf_sqrt_f32(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = sqrtf(x[i]);
+}
+
+// x (n) -> out (n)
+void zf_exp_f32(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = expf(x[i]);
+}
+
+// --- the zf_op adapters -------------------------------------------------------------------------
+
+typedef enum { U_RELU, U_LEAKYRELU, U_SIGMOID, U_TANH, U_CLIP, U_SQRT, U_EXP } unary_kind;
+
+typedef struct unary_ctx {
+    unary_kind kind;
+    zf_dtype dtype;
+    void *out;
+    const void *in;
+    float a, b;             // alpha, or clip bounds (float)
+    int64_t lo, hi;         // clip bounds (int64)
+} unary_ctx;
+
+static void unary_body(void *vctx, int64_t begin, int64_t end) {
+    const unary_ctx *c = vctx;
+    int64_t n = end - begin;
+    if (c->dtype == ZF_I64) {
+        int64_t *o = (int64_t *)c->out + begin;
+        const int64_t *x = (const int64_t *)c->in + begin;
+        if (c->kind == U_RELU) zf_relu_i64(o, x, n);
+        else zf_clip_i64(o, x, n, c->lo, c->hi);
+        return;
+    }
+    float *o = (float *)c->out + begin;
+    const float *x = (const float *)c->in + begin;
+    switch (c->kind) {
+    case U_RELU: zf_relu_f32(o, x, n); break;
+    case U_LEAKYRELU: zf_leakyrelu_f32(o, x, n, c->a); break;
+    case U_SIGMOID: zf_sigmoid_f32(o, x, n); break;
+    case U_TANH: zf_tanh_f32(o, x, n); break;
+    case U_CLIP: zf_clip_f32(o, x, n, c->a, c->b); break;
+    case U_SQRT: zf_sqrt_f32(o, x, n); break;
+    case U_EXP: zf_exp_f32(o, x, n); break;
+    }
+}
+
+static int input0(const zf_tensor **x, const zf_node *n, const zf_value *v, const char *op, zf_error *err) {
+    if (!zf_has_input(n, 0)) return zf_fail(err, ZF_ERR_INPUT, "input is missing");
+    if (n->n_out < 1 || n->out[0] < 0) return zf_fail(err, ZF_ERR_INPUT, "output is missing");
+    *x = &v[n->in[0]].t;
+    return 0;
+}
+
+// Output 0 gets input 0's dtype and shape; `int_ok` says whether int64 is accepted.
+static int same_shape(zf_node *n, zf_value *v, const char *op, int int_ok, zf_error *err) {
+    const zf_tensor *x = NULL;
+    if (input0(&x, n, v, op, err)) return err->code;
+    if (x->dtype != ZF_F32 && !(int_ok && x->dtype == ZF_I64))
+        return zf_fail(err, ZF_ERR_INPUT, "input must be float%s, got an int64 tensor", int_ok ? " or int64" : "");
+    zf_tensor *y = &v[n->out[0]].t;
+    y->dtype = x->dtype;
+    y->ndim = x->ndim;
+    memcpy(y->dims, x->dims, sizeof y->dims);
+    return 0;
+}
+
+static int run_unary(const zf_node *n, zf_value *v, const zf_exec *ex, unary_ctx *c) {
+    const zf_tensor *x = &v[n->in[0]].t;
+    c->dtype = x->dtype;
+    c->in = x->data;
+    c->out = v[n->out[0]].t.data;
+    zf_exec_range(ex, zf_tensor_numel(x), unary_body, c);
+    return 0;
+}
+
+// Relu
+static int relu_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Relu", 1, err); }
+static int relu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    unary_ctx c = {.kind = U_RELU};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward};
+
+// LeakyRelu
+static int leakyrelu_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
+    zf_leakyrelu_params *p = params;
+    return zf_onnx_attr_float(&p->alpha, n, "alpha", 0.01f, err);
+}
+static int leakyrelu_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "LeakyRelu", 0, err); }
+static int leakyrelu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    const zf_leakyrelu_params *p = n->params;
+    unary_ctx c = {.kind = U_LEAKYRELU, .a = p->alpha};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_leakyrelu = {.type = "LeakyRelu", .params_size = sizeof(zf_leakyrelu_params),
+                .parse = leakyrelu_parse, .shape = leakyrelu_shape, .forward = leakyrelu_forward};
+
+// Sigmoid, Tanh, Sqrt, Exp
+static int sigmoid_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sigmoid", 0, err); }
+static int sigmoid_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    unary_ctx c = {.kind = U_SIGMOID};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_sigmoid = {.type = "Sigmoid", .shape = sigmoid_shape, .forward = sigmoid_forward};
+
+static int tanh_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Tanh", 0, err); }
+static int tanh_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    unary_ctx c = {.kind = U_TANH};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_tanh = {.type = "Tanh", .shape = tanh_shape, .forward = tanh_forward};
+
+static int sqrt_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sqrt", 0, err); }
+static int sqrt_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    unary_ctx c = {.kind = U_SQRT};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_sqrt = {.type = "Sqrt", .shape = sqrt_shape, .forward = sqrt_forward};
+
+static int exp_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Exp", 0, err); }
+static int exp_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    unary_ctx c = {.kind = U_EXP};
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_exp = {.type = "Exp", .shape = exp_shape, .forward = exp_forward};
+
+// Clip
+static int clip_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
+    zf_clip_params *p = params;
+    if (zf_onnx_attr_float(&p->min, n, "min", -FLT_MAX, err)) return err->code;
+    return zf_onnx_attr_float(&p->max, n, "max", FLT_MAX, err);
+}
+
+static int clip_shape(zf_node *n, zf_value *v, zf_error *err) {
+    if (same_shape(n, v, "Clip", 1, err)) return err->code;
+    zf_dtype dt = v[n->in[0]].t.dtype;
+    for (int i = 1; i <= 2; i++) {
+        if (!zf_has_input(n, i)) continue;
+        const zf_tensor *b = &v[n->in[i]].t;
+        if (b->dtype != dt)
+            return zf_fail(err, ZF_ERR_INPUT, "%s and input have different element types", i == 1 ? "min" : "max");
+        if (zf_tensor_numel(b) != 1)
+            return zf_fail(err, ZF_ERR_INPUT, "%s must be a scalar, got %lld elements", i == 1 ? "min" : "max",
+                           (long long)zf_tensor_numel(b));
+    }
+    return 0;
+}
+
+static int clip_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    const zf_clip_params *p = n->params;
+    unary_ctx c = {.kind = U_CLIP, .a = p->min, .b = p->max, .lo = INT64_MIN, .hi = INT64_MAX};
+    if (v[n->in[0]].t.dtype == ZF_I64) {
+        // Attribute bounds (opset < 11) are floats; they only narrow the int range when finite.
+        if (p->min > -FLT_MAX) c.lo = (int64_t)ceilf(p->min);
+        if (p->max < FLT_MAX) c.hi = (int64_t)floorf(p->max);
+    }
+    if (zf_has_input(n, 1)) {
+        const zf_tensor *t = &v[n->in[1]].t;
+        if (t->dtype == ZF_I64) c.lo = zf_i64(t)[0];
+        else c.a = zf_f32(t)[0];
+    }
+    if (zf_has_input(n, 2)) {
+        const zf_tensor *t = &v[n->in[2]].t;
+        if (t->dtype == ZF_I64) c.hi = zf_i64(t)[0];
+        else c.b = zf_f32(t)[0];
+    }
+    return run_unary(n, v, ex, &c);
+}
+const zf_op zf_op_clip = {.type = "Clip", .params_size = sizeof(zf_clip_params), .parse = clip_parse,
+                .shape = clip_shape, .forward = clip_forward};
+
+// Identity: any element type, a copy.
+static int identity_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Identity", 1, err); }
+static int copy_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    const zf_tensor *x = &v[n->in[0]].t;
+    zf_tensor *y = &v[n->out[0]].t;
+    size_t bytes = (size_t)zf_tensor_numel(x) * zf_dtype_size(x->dtype);
+    if (bytes && y->data != x->data) memcpy(y->data, x->data, bytes);
+    return 0;
+}
+const zf_op zf_op_identity = {.type = "Identity", .shape = identity_shape, .forward = copy_forward};
+
+// Dropout: inference only, so output = input and the optional mask is all true (nothing dropped).
+// The ratio and training_mode inputs are accepted and ignored: a model meant for inference never
+// sets training_mode, and a recorded forward pass must be deterministic.
+static int dropout_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
+    zf_dropout_params *p = params;
+    p->mask_bool = opset <= 0 || opset >= 10;
+    return 0;
+}
+
+static int dropout_shape(zf_node *n, zf_value *v, zf_error *err) {
+    if (same_shape(n, v, "Dropout", 0, err)) return err->code;
+    const zf_dropout_params *p = n->params;
+    if (n->n_out > 1 && n->out[1] >= 0) {
+        const zf_tensor *x = &v[n->in[0]].t;
+        zf_tensor *m = &v[n->out[1]].t;
+        m->dtype = p && !p->mask_bool ? x->dtype : ZF_I64;
+        m->ndim = x->ndim;
+        memcpy(m->dims, x->dims, sizeof m->dims);
+    }
+    return 0;
+}
+
+static int dropout_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    copy_forward(n, v, ex, err);
+    if (n->n_out > 1 && n->out[1] >= 0) {
+        zf_tensor *m = &v[n->out[1]].t;
+        int64_t k = zf_tensor_numel(m);
+        if (m->dtype == ZF_I64) for (int64_t i = 0; i < k; i++) zf_i64(m)[i] = 1;
+        else for (int64_t i = 0; i < k; i++) zf_f32(m)[i] = 1.0f;
+    }
+    return 0;
+}
+const zf_op zf_op_dropout = {.type = "Dropout", .params_size = sizeof(zf_dropout_params), .parse = dropout_parse,
+                .shape = dropout_shape, .forward = dropout_forward};

@@ -1,0 +1,91 @@
+// gemm.c: ONNX Gemm via cblas_sgemm (see gemm.h).
+#include <string.h>
+#include <cblas.h>
+#include "gemm.h"
+#include "compute_util.h"
+
+void zf_gemm_forward(float *out, const float *a, const float *b, const float *c, int64_t c_rows, int64_t c_cols,
+                     const zf_gemm_params *p) {
+    const int64_t M = p->M, N = p->N, K = p->K;
+    if (M == 0 || N == 0) return;
+    int use_c = c && p->beta != 0.0f;
+    if (use_c) {
+        // Written first so the GEMM accumulates onto it (beta 1).
+        for (int64_t i = 0; i < M; i++) {
+            const float *cr = c + (c_rows == 1 ? 0 : i) * c_cols;
+            float *o = out + i * N;
+            if (c_cols == 1)
+                for (int64_t j = 0; j < N; j++) o[j] = p->beta * cr[0];
+            else
+                for (int64_t j = 0; j < N; j++) o[j] = p->beta * cr[j];
+        }
+    }
+    if (K == 0) {
+        if (!use_c) memset(out, 0, (size_t)(M * N) * sizeof(float));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans, (int)M,
+                (int)N, (int)K, p->alpha, a, p->trans_a ? (int)M : (int)K, b, p->trans_b ? (int)K : (int)N,
+                use_c ? 1.0f : 0.0f, out, (int)N);
+}
+
+static int gemm_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
+    zf_gemm_params *p = params;
+    int64_t ta = 0, tb = 0;
+    if (zf_onnx_attr_float(&p->alpha, n, "alpha", 1.0f, err) || zf_onnx_attr_float(&p->beta, n, "beta", 1.0f, err) ||
+        zf_onnx_attr_int(&ta, n, "transA", 0, err) || zf_onnx_attr_int(&tb, n, "transB", 0, err))
+        return err ? err->code : ZF_ERR_INPUT;
+    p->trans_a = ta != 0;
+    p->trans_b = tb != 0;
+    return 0;
+}
+
+static int gemm_shape(zf_node *n, zf_value *v, zf_error *err) {
+    zf_gemm_params *p = n->params;
+    const zf_tensor *a = zf_cu_in(n, v, 0), *b = zf_cu_in(n, v, 1), *c = zf_cu_in(n, v, 2);
+    if (zf_cu_need_f32(a, "A", 2, 2, err) || zf_cu_need_f32(b, "B", 2, 2, err)) return err ? err->code : ZF_ERR_INPUT;
+    p->M = p->trans_a ? a->dims[1] : a->dims[0];
+    p->K = p->trans_a ? a->dims[0] : a->dims[1];
+    int64_t kb = p->trans_b ? b->dims[1] : b->dims[0];
+    p->N = p->trans_b ? b->dims[0] : b->dims[1];
+    if (kb != p->K)
+        return zf_fail(err, ZF_ERR_INPUT, "A%s gives K = %lld but B%s gives K = %lld", p->trans_a ? "^T" : "",
+                       (long long)p->K, p->trans_b ? "^T" : "", (long long)kb);
+    if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX)
+        return zf_fail(err, ZF_ERR_INPUT, "matrix dimensions exceed the BLAS limit of 2^31-1");
+    p->c_rows = p->c_cols = 0;
+    if (c) {
+        if (zf_cu_need_f32(c, "C", 0, 2, err)) return err ? err->code : ZF_ERR_INPUT;
+        int64_t cr = c->ndim == 2 ? c->dims[0] : 1, cc = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
+        if ((cr != 1 && cr != p->M) || (cc != 1 && cc != p->N)) {
+            char s[128];
+            return zf_fail(err, ZF_ERR_INPUT, "C %s cannot be broadcast to (%lld,%lld)",
+                           zf_shape_str(s, sizeof s, c->ndim, c->dims), (long long)p->M, (long long)p->N);
+        }
+        p->c_rows = cr;
+        p->c_cols = cc;
+    }
+    int64_t d[2] = {p->M, p->N};
+    zf_cu_set(zf_cu_out(n, v, 0), ZF_F32, 2, d);
+    n->scratch_bytes = 0;
+    return 0;
+}
+
+static int gemm_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    const zf_gemm_params *p = n->params;
+    const zf_tensor *c = zf_cu_in(n, v, 2);
+    zf_gemm_forward(zf_f32(zf_cu_out(n, v, 0)), zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)),
+                    c ? zf_f32(c) : NULL, p->c_rows, p->c_cols, p);
+    return 0;
+}
+
+static void gemm_rf(const zf_node *n, zf_value *v) { zf_rf_global(&v[n->out[0]].rf, &v[n->in[0]].rf); }
+
+const zf_op zf_op_gemm = {
+    .type = "Gemm",
+    .params_size = sizeof(zf_gemm_params),
+    .parse = gemm_parse,
+    .shape = gemm_shape,
+    .forward = gemm_forward,
+    .rf = gemm_rf,
+};

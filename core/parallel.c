@@ -1,0 +1,146 @@
+// parallel.c: a persistent pthread pool. One job at a time per pool: the caller posts (fn, ctx, n),
+// wakes the workers, takes chunks itself, and returns when every chunk is done. Chunks are handed
+// out through an atomic counter (a few per thread) so a core busy with something else (OpenBLAS's
+// spinning threads, another process) does not hold the whole loop back.
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "parallel.h"
+
+struct zf_pool {
+    int threads;                 // including the caller
+    int n_workers;
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    pthread_mutex_t submit;      // serializes callers of zf_parallel_for
+    uint64_t generation;         // bumped per job
+    int quit;
+    int active;                  // workers still inside the current job
+    // the current job
+    zf_range_fn fn;
+    void *ctx;
+    int64_t n, chunk, n_chunks;
+    atomic_llong next;
+};
+
+// Set on worker threads so a body that itself calls zf_parallel_for runs the inner loop inline
+// instead of deadlocking on its own pool.
+static _Thread_local int tls_in_pool;
+
+static void run_chunks(zf_pool *p) {
+    for (;;) {
+        long long c = atomic_fetch_add(&p->next, 1);
+        if (c >= p->n_chunks) break;
+        int64_t b = c * p->chunk, e = b + p->chunk;
+        if (e > p->n) e = p->n;
+        p->fn(p->ctx, b, e);
+    }
+}
+
+static void *worker_main(void *arg) {
+    zf_pool *p = arg;
+    tls_in_pool = 1;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->quit) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        run_chunks(p);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int zf_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0) return c;
+    }
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (int)c : 1;
+}
+
+zf_pool *zf_pool_create(int threads) {
+    if (threads <= 0) threads = zf_cpu_count();
+    if (threads > 256) threads = 256;
+    zf_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->submit, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (threads > 1) {
+        p->workers = calloc((size_t)threads - 1, sizeof *p->workers);
+        if (!p->workers) { zf_pool_destroy(p); return NULL; }
+        for (int i = 0; i < threads - 1; i++) {
+            if (pthread_create(&p->workers[i], NULL, worker_main, p)) break;
+            p->n_workers++;
+        }
+        if (p->n_workers == 0) { free(p->workers); p->workers = NULL; }
+        p->threads = p->n_workers + 1;   // fewer threads than asked if creation failed: still correct
+    }
+    return p;
+}
+
+int zf_pool_threads(const zf_pool *pool) { return pool ? pool->threads : 1; }
+
+void zf_parallel_for(zf_pool *p, int64_t n, zf_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (!p || p->n_workers == 0 || n == 1 || tls_in_pool) {
+        fn(ctx, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&p->submit);
+    int64_t want = (int64_t)p->threads * 4;
+    if (want > n) want = n;
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->chunk = (n + want - 1) / want;
+    p->n_chunks = (n + p->chunk - 1) / p->chunk;
+    atomic_store(&p->next, 0);
+    pthread_mutex_lock(&p->mu);
+    p->active = p->n_workers;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+
+    tls_in_pool = 1;
+    run_chunks(p);
+    tls_in_pool = 0;
+
+    pthread_mutex_lock(&p->mu);
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->submit);
+}
+
+void zf_pool_destroy(zf_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_workers; i++) pthread_join(p->workers[i], NULL);
+    free(p->workers);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->submit);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p);
+}
+
+void zf_blas_set_threads(int threads) {
+    if (threads <= 0) threads = zf_cpu_count();
+    openblas_set_num_threads(threads);
+}

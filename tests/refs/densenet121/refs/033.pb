@@ -1,0 +1,1 @@
+B6/features/denseblock2/denselayer12/conv2/Conv_output_0J€óÍµ>3Î¾4AH¿ä:¿©ôn=…¬À?Ü	‡¾þe”?|Â>ïÜS?»Ú¿Îìi¿pÝY?û÷‰¿Š 0=¶o®¿¥×ý=bf[¿ÿËÅ»zT?§ ü> R€¾Z7ÀhæK?ùH&½~£?°¹>Ò.r=©Tˆ>y5s¾-{ÿ?½à>

@@ -1,0 +1,1 @@
+B5/features/denseblock3/denselayer1/conv2/Conv_output_0J ÷&¾hbM¾äð>°¦î¾?cd¿à:±¾ÏË>‚¶ë¾

@@ -1,0 +1,1 @@
+B5/features/denseblock3/denselayer4/conv2/Conv_output_0J óW’¿éZ?ÕÄd¿åÂZ¾ËË?¾¤Å?¾(ôŸ?

@@ -1,0 +1,1 @@
+B6/features/denseblock3/denselayer10/conv2/Conv_output_0J Χ?T3‘Ώκώ½yK#>oc?ι£>ϊT¶Ύ®Xρ=

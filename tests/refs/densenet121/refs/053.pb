@@ -1,0 +1,1 @@
+B6/features/denseblock3/denselayer11/conv1/Conv_output_0J€"ØŠ¿Æ À“/F?lQ›½ó_%À7Ã¿é<¿B=h¿ÕğÜ?GÎ;6Yc¾ë•§=äy>*/?Ize?Y—’>ÙÄã¿ßó¤¿H¦¿ÄÙÚ¾O?$YÑ?kŒ=?¨²¿@†¿J{±¿´¤¿Æd¿ş6¤¾ûis?»é+=W­*?

@@ -1,0 +1,1 @@
+B6/features/denseblock3/denselayer16/conv2/Conv_output_0J ôÜ=ýÍ>å?¾ªS>1ËÆ¾™mÚ>åU%={Ì'>

@@ -1,0 +1,1 @@
+B6/features/denseblock3/denselayer19/conv2/Conv_output_0J m’m<›¡?Ë·?Àúƒ½åôd=6;¾Câ>àhÄ>

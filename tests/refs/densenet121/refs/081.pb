@@ -1,0 +1,1 @@
+B5/features/denseblock4/denselayer2/conv2/Conv_output_0JÙÇô¿ö·¿

@@ -1,0 +1,1 @@
+B5/features/denseblock4/denselayer3/conv1/Conv_output_0J P¯#¿Ña>·ìæÀ'©æ>.√ølM:?o)çøa¥@

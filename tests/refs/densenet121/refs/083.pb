@@ -1,0 +1,2 @@
+&BC/features/denseblock4/denselayer4/norm1/BatchNormalization_output_0J˜Î*à¿ŞİÀ/)%?§ÁÀı¸@\tm¿Â‰†?ìŒ?(…¿J|$À*¨¿·ÍÀÀşR@
+l3?ˆÚ?¤ö­¿êkB¾¬•@Êñ…?­q0?ªİc?ó£@¿à"Áì?¾@¿Fñ?ïëÀ¯)@D”³@a—i?'í¿¼=æ<ó>¸É-¾#tÀ_Ã‰ÀŠÀ=úv@

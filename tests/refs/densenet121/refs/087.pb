@@ -1,0 +1,1 @@
+B5/features/denseblock4/denselayer6/conv1/Conv_output_0J |‚2?Z<¿÷ß¿ZdD¿0V‘¿ÜHÇ¿û'Õ?™K]¿

@@ -1,0 +1,2 @@
+,BC/features/denseblock4/denselayer7/norm1/BatchNormalization_output_0J°@Þ/¿n¡À\-?wü›¿¤£N?Çª—¿d»?VÛ?{ÛÞ¿»™‹¿‡^‘¿8è»ÀÓC@ÁNÌ=ŒtP?1AÀœ0¿êHF@Ûñ&?˜.?ã¦?k¿§Ô	Áð[D@NM¡¿Ë…?
+Àj@ëb@ú@tìÙ¿¬®>FQ>µìh<;°ŽÀ³d|ÀY¦ÀþK0@ìßNÀjaY?`^—¿l‚ÏÀÚd{?¿~¥>

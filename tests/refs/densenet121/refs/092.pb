@@ -1,0 +1,1 @@
+B5/features/denseblock4/denselayer9/conv1/Conv_output_0J pÚ?Ì‰Ç@PÙ?Gê¦ÀÏÕÀÄv?ëgp@}Y;¿

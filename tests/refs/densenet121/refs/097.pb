@@ -1,0 +1,1 @@
+B6/features/denseblock4/denselayer12/conv1/Conv_output_0J ‘ç<Cÿ¿?Û@G`İ¿fúŸ¿êº¸>Õ%†>EoÀ

@@ -1,0 +1,1 @@
+B6/features/denseblock4/denselayer14/conv2/Conv_output_0J‚íh?új¿

@@ -1,0 +1,1 @@
+B6/features/denseblock4/denselayer16/conv2/Conv_output_0J’*¾Ÿ¿

@@ -1,0 +1,1 @@
+B1/inception4c/branch3/branch3.0/conv/Conv_output_0J€:ä@€bÚ?×lÀ€:!À	Èr@(l(?ŞCjÀÆ„À7ü¼@^Ö@6şN¿ój¦À6Ì@˜¾@Ï˜¾@¦”@O=ì¿h¤3ÀÈEÀ„¥‡ÀN˜¿Š8À“bWÀÜoaÀ¾nz¾©o<ë£—ÀÁ¹nÀ˜ÿ¿Yeü¿Rõ¿´.¿

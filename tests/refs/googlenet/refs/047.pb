@@ -1,0 +1,1 @@
+B1/inception5b/branch3/branch3.0/relu/Relu_output_0J0Ã=ÚìAºJ?â‘@¥øAÕ÷Aä:(AúAºI@Í*Í?.ÕI?Ì×ø?
