@@ -65,6 +65,10 @@ $(BUILD)/tests/%: tests/%.c $(VLIB) $(LIB)
 
 tests: $(TEST_BIN)
 
+$(BUILD)/tools/%: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 test: deps-test
 	$(MAKE) all tests
 	tests/run.sh $(BUILD)
@@ -77,7 +81,7 @@ demo:
 	$(MAKE) all
 	tools/demo.sh $(BUILD)
 
-bench: all
+bench: all $(BUILD)/tools/sgemm_peak
 	tools/bench.sh $(BUILD)
 
 asan:

@@ -1,5 +1,5 @@
-// image.h: images in (PNG, JPEG, BMP, PGM/PPM, TGA), resizing, preprocessing into a model's input
-// tensor and back to 8-bit RGB for display, and class labels.
+// image.h: images in (PNG, JPEG, BMP, PGM/PPM, TGA, GIF), resizing, preprocessing into a model's
+// input tensor and back to 8-bit RGB for display, and class labels.
 //
 //   zf_image img = {0};
 //   zf_preprocess pp = zf_preprocess_raw();

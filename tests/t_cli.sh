@@ -93,7 +93,7 @@ if [ -f "$case_dir/model.onnx" ]; then
   [ "$(wc -l <"$T/out")" -eq 3 ] || fail "run --top 3 on the conv case printed $(wc -l <"$T/out") lines"
   expect 2 "2 graph inputs, 1 given" run "$case_dir/model.onnx" --tensor "$case_dir/test_data_set_0/input_0.pb"
   expect 2 "$T/text.onnx" run "$case_dir/model.onnx" --tensor "$T/text.onnx" --tensor "$T/text.onnx"
-  if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+  if /usr/bin/python3 -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("onnx"))' 2>/dev/null; then
     /usr/bin/python3 - "$T/y.pb" "$case_dir/test_data_set_0/output_0.pb" <<'EOF' || fail "--save-output differs from the conformance output"
 import sys, numpy as np, onnx
 from onnx import numpy_helper
@@ -156,7 +156,8 @@ if "$BIN" export --arch lenet -o "$T/lenet.onnx" >/dev/null 2>&1 && [ -f "$T/len
 
   # Preprocessing against torchvision (Resize(shorter side) + CenterCrop + ToTensor + Normalize on a
   # PIL image), for a color model and for a gray model fed a color image.
-  if /usr/bin/python3 -c 'import torchvision, onnx, PIL' 2>/dev/null &&
+  has_py='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in sys.argv[1:]))'
+  if /usr/bin/python3 -c "$has_py" torchvision onnx PIL numpy 2>/dev/null &&
      "$BIN" export --arch lenet --channels 3 --size 36 -o "$T/lenet3.onnx" >/dev/null 2>&1; then
     /usr/bin/python3 -c '
 import numpy as np, sys

@@ -569,7 +569,22 @@ static const char *checker_py =
     "assert t.name == '' and v.shape == (5,) and v.dtype.name == 'int64' and list(v) == [-7, -4, -1, 2, 5], v\n"
     "for p in open(sys.argv[4]).read().split():\n"
     "    onnx.checker.check_model(onnx.load(p))\n"
-    "print('python onnx %s: onnx.checker accepts the written models; values match' % onnx.__version__)\n";
+    "print('python onnx %s: onnx.checker accepts the written models; values match' % onnx.__version__)\n"
+    // a model written by python's encoder with typed (non-raw) fields, an If and a symbolic dim
+    "import numpy as np\n"
+    "T = onnx.TensorProto\n"
+    "tb = helper.make_graph([helper.make_node('Identity', ['x'], ['t'])], 'then', [], [helper.make_tensor_value_info('t', T.FLOAT, None)])\n"
+    "eb = helper.make_graph([helper.make_node('Relu', ['x'], ['e'])], 'else', [], [helper.make_tensor_value_info('e', T.FLOAT, None)])\n"
+    "nodes = [helper.make_node('Constant', [], ['k'], value=helper.make_tensor('k', T.INT32, [3], [1, -2, 3])),\n"
+    "         helper.make_node('Constant', [], ['h'], value=helper.make_tensor('h', T.FLOAT16, [2], [1.5, -2])),\n"
+    "         helper.make_node('If', ['cond'], ['y'], then_branch=tb, else_branch=eb)]\n"
+    "inits = [helper.make_tensor('i8', T.INT8, [4], [1, -1, 2, -128]), helper.make_tensor('d', T.DOUBLE, [2], [1.0, 2.5]),\n"
+    "         helper.make_tensor('i64', T.INT64, [2], [5, -6]), helper.make_tensor('u64', T.UINT64, [1], [2**40]),\n"
+    "         helper.make_tensor('b', T.BOOL, [3], [True, False, True]), helper.make_tensor('f', T.FLOAT, [2, 1], [0.5, -0.25])]\n"
+    "g = helper.make_graph(nodes, 'pyg', [helper.make_tensor_value_info('x', T.FLOAT, ['N', 3]), helper.make_tensor_value_info('cond', T.BOOL, [])],\n"
+    "                      [helper.make_tensor_value_info('y', T.FLOAT, ['M', 3])], inits)\n"
+    "pm = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); pm.ir_version = 8\n"
+    "onnx.checker.check_model(pm); onnx.save(pm, sys.argv[5])\n";
 
 static void test_roundtrip(int python, const char *checklist_path) {
     char why[256], path[512];
@@ -678,10 +693,38 @@ static void test_roundtrip(int python, const char *checklist_path) {
             fputs(checker_py, f);
             fclose(f);
         }
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s/built0.onnx %s %s %s", script, tmpdir, p1, p2, checklist_path);
+        char pyfile[600];
+        snprintf(pyfile, sizeof pyfile, "%s/python_typed.onnx", tmpdir);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s/built0.onnx %s %s %s %s", script, tmpdir, p1, p2, checklist_path, pyfile);
         fflush(stdout);
         int rc = system(cmd);
         CHECK(rc == 0, "python onnx rejected the written files (exit %d): %s", rc, cmd);
+        zf_onnx_model pm;
+        if (!rc && zf_onnx_read(&pm, pyfile, &err)) CHECK(0, "python-written model: %s", err.msg);
+        else if (!rc) {
+            const zf_onnx_graph *g = &pm.graph;
+            int ok = g->n_initializers == 6 && g->n_nodes == 3;
+            const zf_tensor *it[6];
+            for (int i = 0; ok && i < 6; i++) it[i] = &g->initializers[i].t;
+            ok = ok && it[0]->dtype == ZF_I64 && zf_i64(it[0])[1] == -1 && zf_i64(it[0])[3] == -128;
+            ok = ok && it[1]->dtype == ZF_F32 && zf_f32(it[1])[1] == 2.5f;
+            ok = ok && zf_i64(it[2])[1] == -6 && zf_i64(it[3])[0] == (1LL << 40);
+            ok = ok && zf_i64(it[4])[0] == 1 && zf_i64(it[4])[1] == 0 && zf_i64(it[4])[2] == 1;
+            ok = ok && it[5]->ndim == 2 && it[5]->dims[0] == 2 && zf_f32(it[5])[1] == -0.25f;
+            CHECK(ok, "python-written typed initializers (int8/double/int64/uint64/bool/float) read wrong");
+            const zf_onnx_attr *k = ok ? zf_onnx_attr_find(&g->nodes[0], "value") : NULL;
+            const zf_onnx_attr *h = ok ? zf_onnx_attr_find(&g->nodes[1], "value") : NULL;
+            CHECK(k && k->t.dtype == ZF_I64 && zf_i64(&k->t)[1] == -2, "INT32 int32_data constant");
+            CHECK(h && h->t.dtype == ZF_F32 && zf_f32(&h->t)[0] == 1.5f && zf_f32(&h->t)[1] == -2.0f, "FLOAT16 int32_data constant");
+            const zf_onnx_attr *tb = ok ? zf_onnx_attr_find(&g->nodes[2], "then_branch") : NULL;
+            CHECK(tb && tb->type == ZF_ATTR_GRAPH && tb->g->n_nodes == 1 && !strcmp(tb->g->nodes[0].op_type, "Identity") &&
+                  !strcmp(tb->g->outputs[0].name, "t") && tb->g->outputs[0].ndim == -1, "If then_branch");
+            CHECK(g->inputs[0].ndim == 2 && g->inputs[0].dims[0] == -1 && g->inputs[0].dim_params[0] &&
+                  !strcmp(g->inputs[0].dim_params[0], "N") && g->inputs[0].dims[1] == 3 && g->inputs[1].ndim == 0 &&
+                  g->inputs[1].elem_type == 9, "symbolic input dims");
+            if (ok) printf("python-written model with typed fields, If and symbolic dims: read correctly\n");
+            zf_onnx_free(&pm);
+        }
     } else {
         printf("NOTICE: /usr/bin/python3 with onnx not found: onnx.checker step skipped\n");
     }

@@ -5,7 +5,7 @@
 //   make BUILD=build build/libzfviz.a
 //   cc -O2 -march=native -I. -Icore $(pkg-config --cflags openblas) tools/bench_conv.c build/libzfviz.a
 //      $(pkg-config --libs openblas) -lm -pthread -o build/bench_conv      (one line)
-//   build/bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [LAYER-SUBSTRING]
+//   build/bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [LAYER-SUBSTRING]
 //
 // --budget re-plans the im2col tile size (default ZF_CONV_COL_BUDGET); --images forces K images per
 // GEMM on layers whose output is under 1024 pixels.
@@ -16,9 +16,13 @@
 #include <cblas.h>
 #include "core/ops/conv.h"
 
+// --cpu measures process CPU time instead of wall time: on a machine shared with other jobs the
+// ratio to the peak stays meaningful (use it with --threads 1, where no thread spins).
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -59,8 +63,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc) budget_mb = atof(argv[++i]);
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) images = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu")) clock_id = CLOCK_PROCESS_CPUTIME_ID;
         else if (argv[i][0] != '-') only = argv[i];
-        else { fprintf(stderr, "usage: bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [LAYER]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [LAYER]\n"); return 2; }
     }
     if (batch < 1) batch = 1;
     zf_blas_set_threads(threads);

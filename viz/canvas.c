@@ -64,29 +64,6 @@ zf_canvas zf_canvas_view(const zf_canvas *c, int x, int y, int width, int height
     return v;
 }
 
-// Source-over of straight-alpha src (alpha a in 0..255 already including opacity) onto p.
-static inline void blend_px(uint8_t *p, int r, int g, int b, int a) {
-    if (a <= 0) return;
-    if (a >= 255) {
-        p[0] = (uint8_t)r, p[1] = (uint8_t)g, p[2] = (uint8_t)b, p[3] = 255;
-        return;
-    }
-    int da = p[3];
-    if (da == 255) {   // the usual case: integer, exact and symmetric rounding
-        int ia = 255 - a;
-        p[0] = (uint8_t)((r * a + p[0] * ia + 127) / 255);
-        p[1] = (uint8_t)((g * a + p[1] * ia + 127) / 255);
-        p[2] = (uint8_t)((b * a + p[2] * ia + 127) / 255);
-        return;
-    }
-    // Translucent destination: out_a = a + da (1 - a), colors weighted by their coverage.
-    float sa = a / 255.0f, dw = da / 255.0f * (1.0f - sa), oa = sa + dw;
-    p[0] = (uint8_t)((r * sa + p[0] * dw) / oa + 0.5f);
-    p[1] = (uint8_t)((g * sa + p[1] * dw) / oa + 0.5f);
-    p[2] = (uint8_t)((b * sa + p[2] * dw) / oa + 0.5f);
-    p[3] = (uint8_t)(oa * 255.0f + 0.5f);
-}
-
 static inline int scale_alpha(int a, float opacity) {
     if (opacity >= 1.0f) return a;
     if (!(opacity > 0.0f)) return 0;
@@ -95,7 +72,7 @@ static inline int scale_alpha(int a, float opacity) {
 
 void zf_canvas_blend(zf_canvas *c, int x, int y, zf_rgba color, float opacity) {
     if (x < 0 || y < 0 || x >= c->width || y >= c->height) return;
-    blend_px(zf_canvas_at(c, x, y), color.r, color.g, color.b, scale_alpha(color.a, opacity));
+    zf_blend_px(zf_canvas_at(c, x, y), color.r, color.g, color.b, scale_alpha(color.a, opacity));
 }
 
 void zf_canvas_fill(zf_canvas *c, zf_rgba color) {
@@ -109,7 +86,7 @@ void zf_canvas_fill_rect(zf_canvas *c, int x, int y, int w, int h, zf_rgba color
     if (!c->pixels || !clip1(&x, &w, c->width) || !clip1(&y, &h, c->height)) return;
     for (int j = y; j < y + h; j++) {
         uint8_t *p = zf_canvas_at(c, x, j);
-        for (int i = 0; i < w; i++, p += 4) blend_px(p, color.r, color.g, color.b, color.a);
+        for (int i = 0; i < w; i++, p += 4) zf_blend_px(p, color.r, color.g, color.b, color.a);
     }
 }
 
@@ -140,9 +117,6 @@ void zf_canvas_line(zf_canvas *c, int x0, int y0, int x1, int y1, int thickness,
         if (e2 <= dx) e += dx, y0 += sy;
     }
 }
-
-// Source coordinate of destination pixel i (of n) when n pixels show m: pixel centres aligned.
-static inline float src_pos(int i, int n, int m) { return ((float)i + 0.5f) * (float)m / (float)n - 0.5f; }
 
 // Footprint [a, b) of destination pixel i (of n) over m source pixels, in source pixel units.
 static inline void footprint(double *a, double *b, int i, int n, int m) {
@@ -178,7 +152,7 @@ static void blit_area(zf_canvas *dst, int x, int y, int w, int h, int cx, int cy
             }
             if (a <= 0.0 || area <= 0.0) continue;
             int ia = scale_alpha((int)(a / area + 0.5), opacity);
-            blend_px(d, (int)(r / a + 0.5), (int)(g / a + 0.5), (int)(b / a + 0.5), ia);
+            zf_blend_px(d, (int)(r / a + 0.5), (int)(g / a + 0.5), (int)(b / a + 0.5), ia);
         }
     }
 }
@@ -194,40 +168,77 @@ void zf_canvas_blit(zf_canvas *dst, int x, int y, int w, int h, const zf_canvas 
         blit_area(dst, x, y, w, h, cx, cy, cw, ch, src, opacity);
         return;
     }
-    for (int j = cy; j < cy + ch; j++) {
-        int dj = j - y;   // row within the full (unclipped) box
-        uint8_t *d = zf_canvas_at(dst, cx, j);
-        if (nearest) {
-            int sj = (int)(((2LL * dj + 1) * sh) / (2LL * h));
-            for (int i = cx; i < cx + cw; i++, d += 4) {
-                int si = (int)(((2LL * (i - x) + 1) * sw) / (2LL * w));
-                const uint8_t *s = zf_canvas_at(src, si, sj);
-                blend_px(d, s[0], s[1], s[2], scale_alpha(s[3], opacity));
+    int full = opacity >= 1.0f;
+    if (nearest) {
+        // Source column of destination column i is floor((2i + 1) sw / 2w), stepped exactly with
+        // integers (no division per pixel).
+        long long den = 2LL * w, q = (2LL * sw) / den, r = (2LL * sw) % den;
+        long long num0 = (2LL * (cx - x) + 1) * sw;
+        for (int j = cy; j < cy + ch; j++) {
+            int sj = (int)(((2LL * (j - y) + 1) * sh) / (2LL * h));
+            const uint8_t *srow = zf_canvas_at(src, 0, sj);
+            uint8_t *d = zf_canvas_at(dst, cx, j);
+            long long si = num0 / den, rem = num0 % den;
+            for (int i = 0; i < cw; i++, d += 4) {
+                const uint8_t *s = srow + 4 * si;
+                if (full && s[3] == 255) memcpy(d, s, 4);
+                else zf_blend_px(d, s[0], s[1], s[2], scale_alpha(s[3], opacity));
+                si += q, rem += r;
+                if (rem >= den) rem -= den, si++;
             }
-            continue;
         }
-        float fy = src_pos(dj, h, sh);
-        if (fy < 0) fy = 0;
-        if (fy > sh - 1) fy = (float)(sh - 1);
-        int y0 = (int)fy, y1 = y0 + 1 < sh ? y0 + 1 : y0;
-        float wy = fy - (float)y0;
-        for (int i = cx; i < cx + cw; i++, d += 4) {
-            float fx = src_pos(i - x, w, sw);
+        return;
+    }
+    // Bilinear on pixel centres, 8-bit fixed-point weights; translucent neighbourhoods are
+    // interpolated premultiplied (in float) so transparent pixels do not bleed black. Column
+    // positions are the same on every row: computed once per chunk of columns (on the stack).
+    enum { CHUNK = 256 };
+    int colx0[CHUNK], colx1[CHUNK], colw[CHUNK];
+    float stepx = (float)sw / (float)w, stepy = (float)sh / (float)h;
+    for (int c0 = cx; c0 < cx + cw; c0 += CHUNK) {
+        int n = cx + cw - c0 < CHUNK ? cx + cw - c0 : CHUNK;
+        for (int k = 0; k < n; k++) {
+            float fx = ((float)(c0 + k - x) + 0.5f) * stepx - 0.5f;
             if (fx < 0) fx = 0;
             if (fx > sw - 1) fx = (float)(sw - 1);
-            int x0 = (int)fx, x1 = x0 + 1 < sw ? x0 + 1 : x0;
-            float wx = fx - (float)x0;
-            const uint8_t *p[4] = {zf_canvas_at(src, x0, y0), zf_canvas_at(src, x1, y0), zf_canvas_at(src, x0, y1),
-                                   zf_canvas_at(src, x1, y1)};
-            float k[4] = {(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy};
-            float r = 0, g = 0, b = 0, a = 0;
-            for (int q = 0; q < 4; q++) {
-                float pa = k[q] * p[q][3];
-                r += pa * p[q][0], g += pa * p[q][1], b += pa * p[q][2], a += pa;
+            int x0 = (int)fx;
+            colx0[k] = 4 * x0;
+            colx1[k] = 4 * (x0 + 1 < sw ? x0 + 1 : x0);
+            colw[k] = (int)((fx - (float)x0) * 256.0f + 0.5f);
+        }
+        for (int j = cy; j < cy + ch; j++) {
+            float fy = ((float)(j - y) + 0.5f) * stepy - 0.5f;
+            if (fy < 0) fy = 0;
+            if (fy > sh - 1) fy = (float)(sh - 1);
+            int y0 = (int)fy, y1 = y0 + 1 < sh ? y0 + 1 : y0;
+            int wy = (int)((fy - (float)y0) * 256.0f + 0.5f);
+            const uint8_t *r0 = zf_canvas_at(src, 0, y0), *r1 = zf_canvas_at(src, 0, y1);
+            uint8_t *d = zf_canvas_at(dst, c0, j);
+            for (int k = 0; k < n; k++, d += 4) {
+                int wx = colw[k];
+                const uint8_t *p00 = r0 + colx0[k], *p01 = r0 + colx1[k], *p10 = r1 + colx0[k], *p11 = r1 + colx1[k];
+                if ((p00[3] & p01[3] & p10[3] & p11[3]) == 255) {
+                    int c[3];
+                    for (int q = 0; q < 3; q++) {
+                        int top = p00[q] * (256 - wx) + p01[q] * wx, bot = p10[q] * (256 - wx) + p11[q] * wx;
+                        c[q] = (top * (256 - wy) + bot * wy + 32768) >> 16;
+                    }
+                    if (full) d[0] = (uint8_t)c[0], d[1] = (uint8_t)c[1], d[2] = (uint8_t)c[2], d[3] = 255;
+                    else zf_blend_px(d, c[0], c[1], c[2], scale_alpha(255, opacity));
+                    continue;
+                }
+                float kx = wx / 256.0f, ky = wy / 256.0f;
+                const uint8_t *p[4] = {p00, p01, p10, p11};
+                float k4[4] = {(1 - kx) * (1 - ky), kx * (1 - ky), (1 - kx) * ky, kx * ky};
+                float rr = 0, gg = 0, bb = 0, aa = 0;
+                for (int q = 0; q < 4; q++) {
+                    float pa = k4[q] * p[q][3];
+                    rr += pa * p[q][0], gg += pa * p[q][1], bb += pa * p[q][2], aa += pa;
+                }
+                if (aa <= 0.0f) continue;
+                zf_blend_px(d, (int)(rr / aa + 0.5f), (int)(gg / aa + 0.5f), (int)(bb / aa + 0.5f),
+                            scale_alpha((int)(aa + 0.5f), opacity));
             }
-            if (a <= 0.0f) continue;
-            int ia = scale_alpha((int)(a + 0.5f), opacity);
-            blend_px(d, (int)(r / a + 0.5f), (int)(g / a + 0.5f), (int)(b / a + 0.5f), ia);
         }
     }
 }

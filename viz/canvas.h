@@ -41,7 +41,8 @@ typedef enum {
     ZF_FILTER_NEAREST = 1,    // blocky; exact integer upscaling (each source pixel a k x k block)
 } zf_filter;
 
-// Allocates a width x height canvas of transparent black (frees c's previous owned pixels).
+// Allocates a width x height canvas of transparent black (frees c's previous owned pixels, so c must
+// be zero-initialized or a canvas). Fill it opaque before drawing for the fast blending path.
 // Sides must be 1..ZF_CANVAS_MAX_SIDE: "canvas 0 x 10: sides must be 1..32768".
 int zf_canvas_alloc(zf_canvas *c, int width, int height, zf_error *err);
 void zf_canvas_free(zf_canvas *c);
@@ -53,12 +54,37 @@ zf_canvas zf_canvas_wrap(uint8_t *pixels, int width, int height, int stride);
 // is clipped to c; a view of nothing has width = height = 0 and draws nothing.
 zf_canvas zf_canvas_view(const zf_canvas *c, int x, int y, int width, int height);
 
+// Pixel (x, y), unchecked: 0 <= x < width, 0 <= y < height.
 static inline uint8_t *zf_canvas_at(const zf_canvas *c, int x, int y) {
     return c->pixels + (size_t)y * (size_t)c->stride + (size_t)x * 4;
 }
 static inline zf_rgba zf_canvas_get(const zf_canvas *c, int x, int y) {
     const uint8_t *p = zf_canvas_at(c, x, y);
     return ZF_RGBA(p[0], p[1], p[2], p[3]);
+}
+
+// Source-over of a straight-alpha color (alpha a in 0..255) onto the pixel at p: the one blending
+// formula every drawing call uses.
+static inline void zf_blend_px(uint8_t *p, int r, int g, int b, int a) {
+    if (a <= 0) return;
+    if (a >= 255) {
+        p[0] = (uint8_t)r, p[1] = (uint8_t)g, p[2] = (uint8_t)b, p[3] = 255;
+        return;
+    }
+    int da = p[3];
+    if (da == 255) {   // the usual case: integer, exact and symmetric rounding
+        int ia = 255 - a;
+        p[0] = (uint8_t)((r * a + p[0] * ia + 127) / 255);
+        p[1] = (uint8_t)((g * a + p[1] * ia + 127) / 255);
+        p[2] = (uint8_t)((b * a + p[2] * ia + 127) / 255);
+        return;
+    }
+    // Translucent destination: out_a = a + da (1 - a), colors weighted by their coverage.
+    float sa = a / 255.0f, dw = da / 255.0f * (1.0f - sa), oa = sa + dw;
+    p[0] = (uint8_t)((r * sa + p[0] * dw) / oa + 0.5f);
+    p[1] = (uint8_t)((g * sa + p[1] * dw) / oa + 0.5f);
+    p[2] = (uint8_t)((b * sa + p[2] * dw) / oa + 0.5f);
+    p[3] = (uint8_t)(oa * 255.0f + 0.5f);
 }
 
 // Source-over blend of `color` (its alpha times `opacity`, 0..1) onto the pixel at x, y (clipped).

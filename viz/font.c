@@ -258,14 +258,16 @@ typedef struct target {
 
 static void draw_coverage(const target *t, int gx, int gy, int w, int h, const unsigned char *cov, int cov_stride) {
     zf_canvas *c = t->c;
-    for (int j = 0; j < h; j++) {
-        int y = gy + j;
-        if (y < t->clip_y0 || y >= t->clip_y1 || y < 0 || y >= c->height) continue;
-        for (int i = 0; i < w; i++) {
-            int k = cov[j * cov_stride + i], x = gx + i;
-            if (!k || x < 0 || x >= c->width) continue;
-            zf_canvas_blend(c, x, y, t->color, (float)k / 255.0f);
-        }
+    int y0 = gy > t->clip_y0 ? gy : t->clip_y0, y1 = gy + h < t->clip_y1 ? gy + h : t->clip_y1;
+    if (y0 < 0) y0 = 0;
+    if (y1 > c->height) y1 = c->height;
+    int x0 = gx > 0 ? gx : 0, x1 = gx + w < c->width ? gx + w : c->width;
+    int ca = t->color.a;
+    for (int y = y0; y < y1; y++) {
+        const unsigned char *k = cov + (size_t)(y - gy) * cov_stride - gx;
+        uint8_t *p = zf_canvas_at(c, x0, y);
+        for (int x = x0; x < x1; x++, p += 4)
+            if (k[x]) zf_blend_px(p, t->color.r, t->color.g, t->color.b, (ca * k[x] + 127) / 255);
     }
 }
 
@@ -308,11 +310,8 @@ static void line_easy(int px, const char *s, const char *e, const target *t, int
             int y0 = (int)q[k][1] * sc, y1 = (int)q[k][3] * sc;
             if (x1 > hi) hi = x1;
             if (!t || !t->c) continue;
-            for (int y = y0; y < y1; y++) {
-                int yy = t->y + y;
-                if (yy < t->clip_y0 || yy >= t->clip_y1) continue;
-                for (int x = x0; x < x1; x++) zf_canvas_blend(t->c, t->x + x, yy, t->color, 1.0f);
-            }
+            int ya = t->y + y0 > t->clip_y0 ? t->y + y0 : t->clip_y0, yb = t->y + y1 < t->clip_y1 ? t->y + y1 : t->clip_y1;
+            zf_canvas_fill_rect(t->c, t->x + x0, ya, x1 - x0, yb - ya, t->color);
         }
         pen += adv * sc;
     }
