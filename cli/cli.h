@@ -18,7 +18,7 @@ int cmd_export(int argc, char **argv);
 
 // 1 when argv has -h or --help.
 int cli_wants_help(int argc, char **argv);
-// Prints "zfviz CMD: message" and "Try 'zfviz CMD --help'." to stderr; returns 2.
+// Prints one line "zfviz CMD: message (see 'zfviz CMD --help')" to stderr; returns 2.
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Prints "zfviz: <err->msg>" to stderr; returns err->code (or 1).
 int cli_fail(const zf_error *err);

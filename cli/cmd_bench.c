@@ -3,12 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include "cli.h"
 #include "cli_model.h"
 #include "core/graph.h"
 #include "core/ops/op.h"
 #include "core/progress.h"
 #include "core/rng.h"
+
+// Peak resident set size of this process (getrusage reports KiB on Linux).
+static double zf_peak_rss_bytes(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) ? 0 : (double)ru.ru_maxrss * 1024.0;
+}
 
 static const char BENCH_HELP[] =
     "usage: zfviz bench MODEL [--batch B] [--threads N] [--repeat R] [--warmup W] [--shape N,C,H,W]\n"
@@ -25,6 +32,9 @@ static const char BENCH_HELP[] =
     "  --repeat R         timed passes (default 10)\n"
     "  --warmup W         untimed passes first (default 2)\n"
     "  --shape N,C,H,W    explicit shape of the first graph input\n"
+    "  --per-layer        also print, on stderr, one line per node:\n"
+    "                     \"layer OP MEDIAN_MS MFLOP NAME\" (median over the timed passes)\n"
+    "  --memory           also print, on stderr, peak resident memory against weights + activations\n"
     "  -h, --help         this help\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad model file\n"
@@ -43,7 +53,7 @@ int cmd_bench(int argc, char **argv) {
     const char *path = NULL, *v;
     long long batch = 1, threads = 0, repeat = 10, warmup = 2;
     zf_tensor shape = {0};
-    int have_shape = 0, no_opts = 0;
+    int have_shape = 0, no_opts = 0, per_layer = 0, memory = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r;
@@ -70,6 +80,8 @@ int cmd_bench(int argc, char **argv) {
                 have_shape = 1;
                 continue;
             }
+            if (!strcmp(a, "--per-layer")) { per_layer = 1; continue; }
+            if (!strcmp(a, "--memory")) { memory = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (path) return cli_usage(cmd, "unexpected argument '%s' (one MODEL expected)", a);
@@ -85,11 +97,17 @@ int cmd_bench(int argc, char **argv) {
     zf_model m = {0};
     int rc = 0;
     zf_tensor *inputs = NULL;
-    double *times = NULL;
+    double *times = NULL, *layer_times = NULL;
     if ((rc = zf_model_load(&m, path, &lo, &err))) goto done;
 
     inputs = calloc((size_t)m.n_inputs + 1, sizeof *inputs);
     times = calloc((size_t)repeat, sizeof *times);
+    if (per_layer) {
+        // repeat samples per node, stored node-major: layer_times[node * repeat + r]
+        layer_times = calloc((size_t)m.n_nodes * (size_t)repeat + 1, sizeof *layer_times);
+        m.profile = calloc((size_t)m.n_nodes + 1, sizeof *m.profile);
+        if (!layer_times || !m.profile) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto done; }
+    }
     if (!inputs || !times) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto done; }
     zf_rng rng;
     zf_rng_seed(&rng, 1234);
@@ -115,15 +133,36 @@ int cmd_bench(int argc, char **argv) {
     zf_progress pr;
     zf_progress_start(&pr, "bench", warmup + repeat);
     for (long long r = 0; r < warmup + repeat; r++) {
+        if (m.profile) memset(m.profile, 0, sizeof *m.profile * (size_t)m.n_nodes);
         double t0 = zf_seconds();
         if ((rc = zf_model_forward(&m, m.n_inputs, inputs, &err))) goto done;
         double dt = zf_seconds() - t0;
         if (r >= warmup) times[r - warmup] = dt;
+        if (r >= warmup && m.profile)
+            for (int k = 0; k < m.n_nodes; k++) layer_times[(size_t)k * (size_t)repeat + (size_t)(r - warmup)] = m.profile[k];
         zf_progress_add(&pr, 1);
     }
     zf_progress_finish(&pr);
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
     double median = repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    if (per_layer)
+        for (int k = 0; k < m.n_nodes; k++) {
+            double *lt = layer_times + (size_t)k * (size_t)repeat;
+            qsort(lt, (size_t)repeat, sizeof *lt, cmp_double);
+            double med = repeat % 2 ? lt[repeat / 2] : 0.5 * (lt[repeat / 2 - 1] + lt[repeat / 2]);
+            fprintf(stderr, "layer %s %.4f %.3f %s\n", m.nodes[k].op->type, med * 1e3,
+                    (double)zf_node_flops(&m.nodes[k], m.values) / 1e6, m.nodes[k].name);
+        }
+    if (memory) {
+        double weights = 0;
+        for (int k = 0; k < m.n_values; k++)
+            if (m.values[k].is_const && m.values[k].t.data)
+                weights += (double)zf_tensor_numel(&m.values[k].t) * (double)zf_dtype_size(m.values[k].t.dtype);
+        double acts = (double)m.arena_bytes + (double)m.scratch_bytes;
+        double rss = zf_peak_rss_bytes();
+        fprintf(stderr, "memory: peak RSS %.1f MB = %.2fx (weights %.1f MB + activations and scratch %.1f MB)\n",
+                rss / 1048576, rss / (weights + acts), weights / 1048576, acts / 1048576);
+    }
     printf("forward: median %.2f ms, min %.2f ms, %.1f GFLOP/s\n", median * 1e3, times[0] * 1e3,
            median > 0 ? flops / median / 1e9 : 0.0);
     fflush(stdout);
@@ -133,6 +172,9 @@ done:
         for (int i = 0; i < m.n_inputs; i++) zf_tensor_free(&inputs[i]);
     free(inputs);
     free(times);
+    free(layer_times);
+    free(m.profile);
+    m.profile = NULL;
     zf_model_free(&m);
     return rc ? cli_fail(&err) : 0;
 }

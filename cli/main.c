@@ -46,7 +46,7 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     fprintf(stderr, "zfviz %s: ", cmd);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'zfviz %s --help'.\n", cmd);
+    fprintf(stderr, " (see 'zfviz %s --help')\n", cmd);
     va_end(ap);
     return 2;
 }

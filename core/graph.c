@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <time.h>
 #include <libgen.h>
 #include "graph.h"
 #include "ops/op.h"
@@ -802,8 +803,14 @@ int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_erro
     zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch};
     for (int i = 0; i < m->n_nodes; i++) {
         zf_node *n = &m->nodes[i];
+        struct timespec t0, t1;
+        if (m->profile) clock_gettime(CLOCK_MONOTONIC, &t0);
         if (n->op->forward(n, m->values, &ex, err))
             return zf_error_prefix(err, "%s: node '%s' (%s)", m->path, n->name, n->op->type);
+        if (m->profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            m->profile[i] += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        }
     }
     return 0;
 }

@@ -78,6 +78,7 @@ typedef struct zf_model {
     void *arena; size_t arena_bytes;        // every recorded activation
     void *scratch; size_t scratch_bytes;    // shared temporary for forward
     struct zf_pool *pool;
+    double *profile;       // optional (caller-owned, n_nodes entries): forward adds each node's seconds
 } zf_model;
 
 zf_load_opts zf_load_defaults(void);

@@ -45,6 +45,12 @@ const char *zf_onnx__safe(char *buf, size_t n, const char *s);
 
 // Reads a whole file into memory (malloc'ed). Messages name the file.
 int zf_onnx__read_file(uint8_t **buf, size_t *len, const char *path, zf_error *err);
+// Maps a whole file read-only (private; a zero-length file gives len 0). Messages name the file.
+int zf_onnx__map_file(const uint8_t **buf, size_t *len, const char *path, zf_error *err);
+void zf_onnx__unmap_file(const uint8_t *buf, size_t len);
+// Drops the whole pages inside [p, p+n) of a file mapping from memory (they would be read again
+// from the file if touched); a no-op for ranges smaller than a page.
+void zf_onnx__release(const uint8_t *p, size_t n);
 // Writes data to path atomically (path.tmp.<pid>, then rename).
 int zf_onnx__write_file(const char *path, const uint8_t *data, size_t len, zf_error *err);
 // The folder part of path ("." when it has none), malloc'ed.

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
@@ -43,6 +46,53 @@ int zf_onnx__read_file(uint8_t **buf, size_t *len, const char *path, zf_error *e
     return 0;
 }
 
+int zf_onnx__map_file(const uint8_t **buf, size_t *len, const char *path, zf_error *err) {
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return zf_fail(err, ZF_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st)) {
+        int e = errno;
+        close(fd);
+        return zf_fail(err, ZF_ERR_INPUT, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return zf_fail(err, ZF_ERR_INPUT, "%s: not a regular file", path);
+    }
+    if (st.st_size < 0 || (unsigned long long)st.st_size > (unsigned long long)(SIZE_MAX / 2)) {
+        close(fd);
+        return zf_fail(err, ZF_ERR_INPUT, "%s: file too large", path);
+    }
+    size_t n = (size_t)st.st_size;
+    if (n == 0) {
+        close(fd);
+        static const uint8_t empty[1];
+        *buf = empty;
+        return 0;
+    }
+    void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return zf_fail(err, ZF_ERR_INPUT, "%s: cannot map: %s", path, strerror(e));
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+void zf_onnx__unmap_file(const uint8_t *buf, size_t len) {
+    if (buf && len) munmap((void *)buf, len);
+}
+
+void zf_onnx__release(const uint8_t *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int zf_onnx__write_file(const char *path, const uint8_t *data, size_t len, zf_error *err) {
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
@@ -59,7 +109,7 @@ int zf_onnx__write_file(const char *path, const uint8_t *data, size_t len, zf_er
         return zf_fail(err, ZF_ERR_RUNTIME, "%s: write failed: %s", path, strerror(e));
     }
     if (rename(tmp, path)) {
-        int e = errno;
+        e = errno;
         remove(tmp);
         return zf_fail(err, ZF_ERR_RUNTIME, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
     }
