@@ -430,7 +430,13 @@ def main():
         torch.onnx.export(net, x, onnx_path, opset_version=args.opset, do_constant_folding=True,
                           input_names=["input"], output_names=["output"], dynamic_axes=dyn)
     model = onnx.load(onnx_path)
-    model.doc_string = "zfviz reference: tools/make_refs.py " + " ".join(sys.argv[1:])
+    argv, skip = [], False          # the command line without the output folder
+    for a in sys.argv[1:]:
+        if skip or a in ("-o", "--out") or a.startswith("--out=") or (a.startswith("-o") and len(a) > 2):
+            skip = a in ("-o", "--out") and not skip
+            continue
+        argv.append(a)
+    model.doc_string = "zfviz reference: tools/make_refs.py " + " ".join(argv)
     onnx.save(model, onnx_path)
     input_name = model.graph.input[0].name
 
