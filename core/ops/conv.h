@@ -10,7 +10,7 @@
 //
 // The column matrix is built and multiplied in tiles of whole output rows (or, when an image's
 // output is small, of several whole images: one GEMM for all of them) so the scratch stays within
-// ZF_CONV_COL_BUDGET and the tile is still in cache when the GEMM reads it. 1x1 stride-1 unpadded
+// ZF_CONV_COL_BUDGET and mostly in cache when the GEMM reads it. 1x1 stride-1 unpadded
 // convolutions multiply the input directly.
 #ifndef ZF_OPS_CONV_H
 #define ZF_OPS_CONV_H
@@ -19,9 +19,9 @@
 #include "op.h"
 #include "window.h"
 
-// Default size of the im2col tile, in bytes: about an L2 cache, so the GEMM reads the tile the
-// im2col just wrote from cache (measured on Zen 3: 2 MB beats 8 MB by 10-30% on VGG's layers).
-#define ZF_CONV_COL_BUDGET ((size_t)2 << 20)
+// Default upper bound on the im2col tile, in bytes. Measured on Zen 3 with 2 threads (tools/bench_conv):
+// 8 to 64 MB run VGG/ZFNet's conv layers at the same speed, 2 MB is 15% slower (narrow GEMMs).
+#define ZF_CONV_COL_BUDGET ((size_t)16 << 20)
 
 typedef struct zf_conv_params {
     zf_window_attrs attrs;      // attributes as in the file

@@ -5,6 +5,7 @@
 //   op->shape(node, values, &err);              // output dtypes/shapes, scratch size
 //   op->forward(node, values, &exec, &err);     // compute outputs into preallocated tensors
 //   op->rf(node, values);                       // receptive field of outputs from inputs
+//   op->box_back(node, &pa); op->project(node, &pa, &err);   // projection rules (ops/proj.h)
 //
 // One op, one file pair under core/ops/ (kann/ggml style): the kernel function itself is written
 // outputs-first with a shape comment, e.g.
@@ -16,6 +17,8 @@
 #include <stddef.h>
 #include "../graph.h"
 #include "../parallel.h"
+
+struct zf_proj_args;
 
 typedef struct zf_exec {
     int threads;
@@ -42,6 +45,14 @@ typedef struct zf_op {
     // Floating-point operations of one forward pass (multiply-add = 2). NULL: one per output
     // element. Used by `zfviz info` and `zfviz bench`.
     int64_t (*flops)(const zf_node *n, const zf_value *v);
+    // Projection back to the input (deconvnet, guided backprop, gradient; core/project.h and
+    // core/ops/proj.h). box_back: from the outputs' boxes, the box of each wanted input (NULL:
+    // elementwise with broadcasting). project: adds each wanted input's share of the outputs'
+    // signal inside that box; NULL means projection through this op is not defined.
+    // proj_scratch: floats of scratch project needs for this node (NULL: none).
+    void (*box_back)(const zf_node *n, struct zf_proj_args *a);
+    int (*project)(const zf_node *n, struct zf_proj_args *a, zf_error *err);
+    size_t (*proj_scratch)(const zf_node *n, const zf_value *v);
 } zf_op;
 
 // op->flops or its default.

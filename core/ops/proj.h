@@ -1,0 +1,98 @@
+// proj.h: what an op's projection rule sees, and the box arithmetic the rules share. core/project.c
+// walks the nodes backwards and, at each node, calls op->box_back then op->project.
+//
+//   // in an op file: the signal of output 0 flows to input 0 unchanged where the input was > 0
+//   static int step_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+//       zf_proj_slot *x = &a->in[0], *y = &a->out[0];
+//       if (!x->on) return 0;
+//       zf_box_iter it;
+//       for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it))
+//           for (int64_t i = it.off; i < it.off + it.len; i++)
+//               if (zf_f32(x->t)[i] > 0) x->g[i] += y->g[i];
+//       return 0;
+//   }
+//
+// A slot holds one batch item of a node input or output: the forward tensor (dims[0] = 1 when the
+// model runs a batch), the signal buffer of the same shape, and a box: per axis [lo, hi).
+//   outputs: on = the output carries signal; its buffer is valid inside box (undefined outside).
+//   inputs:  on = the input wants signal (a float tensor downstream of the model input). box_back
+//            sets box to what this node sends it (on = 0 when nothing); the walker then zeroes the
+//            part of the input's buffer that was not yet in use and project ADDS into that box
+//            (several consumers, or the same tensor twice among the inputs, accumulate).
+// box_back must cover every element project writes: the sparse result equals the dense one (where
+// every box is the whole tensor) only then, and tests/test_deconv.c checks it on every architecture.
+#ifndef ZF_OPS_PROJ_H
+#define ZF_OPS_PROJ_H
+#include <stddef.h>
+#include <stdint.h>
+#include "op.h"
+#include "../project.h"
+
+typedef struct zf_box {
+    int64_t lo[ZF_MAX_DIMS], hi[ZF_MAX_DIMS];
+} zf_box;
+
+typedef struct zf_proj_slot {
+    const zf_tensor *t;     // forward value, one batch item
+    float *g;               // signal, same shape as t (NULL when off)
+    zf_box box;
+    int on;
+} zf_proj_slot;
+
+typedef struct zf_proj_args {
+    zf_rule rule;
+    int n_in, n_out;        // = node's
+    zf_proj_slot *in, *out;
+    const int32_t *switches;   // MaxPool: this batch item's switches (numel of output 0 item)
+    float *scratch;            // op->proj_scratch floats, 64-byte aligned
+    zf_pool *pool;
+    int dense;                 // boxes are whole tensors; rules may skip sparsity tests
+} zf_proj_args;
+
+// --- boxes ------------------------------------------------------------------------------------
+void zf_box_full(zf_box *b, const zf_tensor *t);
+int zf_box_is_empty(const zf_box *b, int ndim);
+int64_t zf_box_numel(const zf_box *b, int ndim);
+// a = bounding box of a and b.
+void zf_box_union(zf_box *a, const zf_box *b, int ndim);
+// Zeroes g (shape of t) inside b.
+void zf_box_zero(float *g, const zf_tensor *t, const zf_box *b);
+// cur (valid when had) grows to cur U add; the newly covered part of g is zeroed.
+void zf_box_grow(float *g, const zf_tensor *t, zf_box *cur, int had, const zf_box *add);
+// Bounding box of the elements whose row-major flat index lies in [first, last] (reshapes).
+void zf_box_of_flat(zf_box *b, const zf_tensor *t, int64_t first, int64_t last);
+// Flat indices of the box's first and last elements in t.
+void zf_box_flat_range(int64_t *first, int64_t *last, const zf_tensor *t, const zf_box *b);
+
+// A sliding window (Conv, pools): output units [olo, ohi) read inputs [olo*s - pb, (ohi-1)*s - pb +
+// (k-1)*d + 1), the receptive-field arithmetic of zf_rf_kernel, clipped to [0, n).
+void zf_box_window(int64_t *lo, int64_t *hi, int64_t olo, int64_t ohi, int64_t k, int64_t s, int64_t pb, int64_t d,
+                   int64_t n);
+
+// Rows of a box: for every index tuple of the box's axes but the last, the flat offset of its
+// first element (at lo of the last axis) in t; every row has hi - lo of the last axis elements.
+//   zf_box_iter it;
+//   for (zf_box_iter_begin(&it, t, &box); !it.done; zf_box_iter_next(&it))
+//       for (int64_t i = 0; i < it.len; i++) g[it.off + i] = ...;
+typedef struct zf_box_iter {
+    int nd;
+    int64_t idx[ZF_MAX_DIMS], stride[ZF_MAX_DIMS];
+    const zf_box *b;
+    int64_t off, len;
+    int done;
+} zf_box_iter;
+void zf_box_iter_begin(zf_box_iter *it, const zf_tensor *t, const zf_box *b);
+void zf_box_iter_next(zf_box_iter *it);
+
+// --- shared rule pieces -----------------------------------------------------------------------
+// Elementwise box_back: each wanted input gets output 0's box, broadcast axes (size 1 against a
+// larger output axis) [0, 1). Used when op->box_back is NULL.
+void zf_proj_box_elementwise(const zf_node *n, zf_proj_args *a);
+// in.g += out.g inside in.box (same shapes): Identity, Dropout, Cast.
+int zf_proj_identity(const zf_node *n, zf_proj_args *a, zf_error *err);
+// Reshape-like ops (Flatten, Reshape, Squeeze, Unsqueeze): the same flat layout, so the signal is
+// copied element for element; box_back is the bounding box of the output box's flat range.
+void zf_proj_box_reshape(const zf_node *n, zf_proj_args *a);
+int zf_proj_reshape(const zf_node *n, zf_proj_args *a, zf_error *err);
+
+#endif
