@@ -44,7 +44,7 @@ static double sgemm_peak(void) {
     if (!a || !b || !c) return 0;
     for (long i = 0; i < (long)M * M; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
     double best = 1e9;
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 8; r++) {
         double t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, M, M, 1, a, M, b, M, 0, c, M);
         double t = now() - t0;
@@ -118,8 +118,12 @@ int main(int argc, char **argv) {
                100.0 * fl / best * 1e-9 / peak);
         free(in); free(wt); free(b); free(out); free(col);
     }
+    // The peak again: on a shared machine a single measurement can land in someone else's burst.
+    double peak2 = sgemm_peak();
+    if (peak2 > peak) peak = peak2;
     if (secs > 0)
-        printf("all layers: %.1f GFLOP/s, %.0f%% of sgemm peak\n", flops / secs * 1e-9, 100.0 * flops / secs * 1e-9 / peak);
+        printf("all layers: %.1f GFLOP/s, %.0f%% of sgemm peak (%.1f GFLOP/s, best of two measurements)\n",
+               flops / secs * 1e-9, 100.0 * flops / secs * 1e-9 / peak, peak);
     zf_pool_destroy(pool);
     return 0;
 }

@@ -110,6 +110,14 @@ static void ap_rf(const zf_node *n, zf_value *v) {
     zf_pool_rf(&v[n->out[0]].rf, &v[n->in[0]].rf, &p->win);
 }
 
+// One addition per window tap.
+static int64_t ap_flops(const zf_node *n, const zf_value *v) {
+    const zf_averagepool_params *p = n->params;
+    int64_t taps = 1;
+    for (int a = 0; a < p->win.nsp; a++) taps *= p->win.k[a];
+    return zf_tensor_numel(&v[n->out[0]].t) * taps;
+}
+
 const zf_op zf_op_averagepool = {
     .type = "AveragePool",
     .params_size = sizeof(zf_averagepool_params),
@@ -117,4 +125,5 @@ const zf_op zf_op_averagepool = {
     .shape = ap_shape,
     .forward = ap_forward,
     .rf = ap_rf,
+    .flops = ap_flops,
 };

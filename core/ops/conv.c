@@ -316,6 +316,12 @@ static void conv_rf(const zf_node *n, zf_value *v) {
     zf_rf_kernel(&v[n->out[0]].rf, &v[n->in[0]].rf, k, s, pb, d);
 }
 
+// Multiply-adds: each output element reads C/g*kh*kw weights = numel(W)/K.
+static int64_t conv_flops(const zf_node *n, const zf_value *v) {
+    const zf_tensor *w = &v[n->in[1]].t;
+    return 2 * zf_tensor_numel(&v[n->out[0]].t) * (zf_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1));
+}
+
 const zf_op zf_op_conv = {
     .type = "Conv",
     .params_size = sizeof(zf_conv_params),
@@ -323,4 +329,5 @@ const zf_op zf_op_conv = {
     .shape = conv_shape,
     .forward = conv_forward,
     .rf = conv_rf,
+    .flops = conv_flops,
 };

@@ -169,6 +169,12 @@ static void ct_rf(const zf_node *n, zf_value *v) {
     }
 }
 
+// Multiply-adds: each input element is spread through K/g*kh*kw weights = numel(W)/C.
+static int64_t ct_flops(const zf_node *n, const zf_value *v) {
+    const zf_tensor *w = &v[n->in[1]].t;
+    return 2 * zf_tensor_numel(&v[n->in[0]].t) * (zf_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1));
+}
+
 const zf_op zf_op_conv_transpose = {
     .type = "ConvTranspose",
     .params_size = sizeof(zf_conv_transpose_params),
@@ -176,4 +182,5 @@ const zf_op zf_op_conv_transpose = {
     .shape = ct_shape,
     .forward = ct_forward,
     .rf = ct_rf,
+    .flops = ct_flops,
 };

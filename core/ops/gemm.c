@@ -81,6 +81,11 @@ static int gemm_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
 
 static void gemm_rf(const zf_node *n, zf_value *v) { zf_rf_global(&v[n->out[0]].rf, &v[n->in[0]].rf); }
 
+static int64_t gemm_flops(const zf_node *n, const zf_value *v) {
+    const zf_gemm_params *p = n->params;
+    return 2 * p->M * p->N * p->K;
+}
+
 const zf_op zf_op_gemm = {
     .type = "Gemm",
     .params_size = sizeof(zf_gemm_params),
@@ -88,4 +93,5 @@ const zf_op zf_op_gemm = {
     .shape = gemm_shape,
     .forward = gemm_forward,
     .rf = gemm_rf,
+    .flops = gemm_flops,
 };

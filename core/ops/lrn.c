@@ -78,10 +78,17 @@ static int lrn_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err
     return 0;
 }
 
+// A multiply-add per channel in the window, plus the power and division.
+static int64_t lrn_flops(const zf_node *n, const zf_value *v) {
+    const zf_lrn_params *p = n->params;
+    return zf_tensor_numel(&v[n->out[0]].t) * (2 * p->size + 4);
+}
+
 const zf_op zf_op_lrn = {
     .type = "LRN",
     .params_size = sizeof(zf_lrn_params),
     .parse = lrn_parse,
     .shape = lrn_shape,
     .forward = lrn_forward,
+    .flops = lrn_flops,
 };

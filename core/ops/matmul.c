@@ -97,10 +97,16 @@ static int matmul_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *
 
 static void matmul_rf(const zf_node *n, zf_value *v) { zf_rf_global(&v[n->out[0]].rf, &v[n->in[0]].rf); }
 
+static int64_t matmul_flops(const zf_node *n, const zf_value *v) {
+    const zf_matmul_params *p = n->params;
+    return 2 * zf_tensor_numel(&v[n->out[0]].t) * p->K;
+}
+
 const zf_op zf_op_matmul = {
     .type = "MatMul",
     .params_size = sizeof(zf_matmul_params),
     .shape = matmul_shape,
     .forward = matmul_forward,
     .rf = matmul_rf,
+    .flops = matmul_flops,
 };

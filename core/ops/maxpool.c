@@ -130,6 +130,14 @@ static void mp_rf(const zf_node *n, zf_value *v) {
     if (n->n_out > 1 && n->out[1] >= 0) v[n->out[1]].rf.valid = 0;
 }
 
+// One comparison per window tap.
+static int64_t mp_flops(const zf_node *n, const zf_value *v) {
+    const zf_maxpool_params *p = n->params;
+    int64_t taps = 1;
+    for (int a = 0; a < p->win.nsp; a++) taps *= p->win.k[a];
+    return zf_tensor_numel(&v[n->out[0]].t) * taps;
+}
+
 const zf_op zf_op_maxpool = {
     .type = "MaxPool",
     .params_size = sizeof(zf_maxpool_params),
@@ -138,4 +146,5 @@ const zf_op zf_op_maxpool = {
     .shape = mp_shape,
     .forward = mp_forward,
     .rf = mp_rf,
+    .flops = mp_flops,
 };

@@ -33,10 +33,12 @@ typedef struct zf_box {
 } zf_box;
 
 typedef struct zf_proj_slot {
-    const zf_tensor *t;     // forward value, one batch item
-    float *g;               // signal, same shape as t (NULL when off)
+    const zf_tensor *t;     // forward value, one batch item (NULL for an omitted optional input)
+    float *g;               // signal, same shape as t (NULL when not wanted)
     zf_box box;
     int on;
+    int want;               // inputs: downstream of the model input (stays set when box_back clears on;
+                            // a rule that cannot reach such an input, e.g. Conv weights, reports it)
 } zf_proj_slot;
 
 typedef struct zf_proj_args {
@@ -94,5 +96,20 @@ int zf_proj_identity(const zf_node *n, zf_proj_args *a, zf_error *err);
 // copied element for element; box_back is the bounding box of the output box's flat range.
 void zf_proj_box_reshape(const zf_node *n, zf_proj_args *a);
 int zf_proj_reshape(const zf_node *n, zf_proj_args *a, zf_error *err);
+// Widens an output's box to the whole tensor (zeroing what was outside it), for rules that read
+// whole rows (MatMul, Softmax). Changes nothing the signal means: it was zero outside the box.
+void zf_proj_out_full(zf_proj_slot *y);
+// Error unless inputs [from, n_in) are not wanted: "cannot project into input k ('name') ...".
+int zf_proj_only_data(const zf_node *n, const zf_proj_args *a, int from, zf_error *err);
+
+// Rules of ops whose files are being finished elsewhere, looked up by op type when op->project is
+// NULL (core/ops/proj_compute.c; temporary until those rules move into their op files).
+typedef struct zf_proj_rule {
+    const char *type;
+    void (*box_back)(const zf_node *n, zf_proj_args *a);
+    int (*project)(const zf_node *n, zf_proj_args *a, zf_error *err);
+    size_t (*proj_scratch)(const zf_node *n, const zf_value *v);
+} zf_proj_rule;
+const zf_proj_rule *zf_proj_pending(const char *type);
 
 #endif
