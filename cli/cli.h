@@ -15,6 +15,9 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_deconv(int argc, char **argv);
+int cmd_view(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 // 1 when argv has -h or --help.
 int cli_wants_help(int argc, char **argv);

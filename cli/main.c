@@ -14,6 +14,9 @@ static const command commands[] = {
     {"run", cmd_run, "classify an image (or a .pb tensor), dump recorded activations"},
     {"bench", cmd_bench, "time forward passes: median/min ms and GFLOP/s"},
     {"export", cmd_export, "write a classic architecture (random init) as ONNX"},
+    {"deconv", cmd_deconv, "project units back to pixels (deconvnet, guided, gradient) as PNG"},
+    {"view", cmd_view, "interactive feature-map browser (SDL2 window, scripted or headless)"},
+    {"eval", cmd_eval, "accuracy, per-class table and confusion matrix over a dataset"},
 };
 
 static void usage(FILE *f) {

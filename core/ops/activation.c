@@ -4,6 +4,7 @@
 #include <string.h>
 #include "activation.h"
 #include "op_util.h"
+#include "proj.h"
 #include "../onnx/onnx.h"
 
 // --- kernels ------------------------------------------------------------------------------------
@@ -132,13 +133,116 @@ static int run_unary(const zf_node *n, zf_value *v, const zf_exec *ex, unary_ctx
     return 0;
 }
 
+// --- projection rules (core/project.h) ---------------------------------------------------------
+// Zeiler & Fergus rectify the reconstruction at every ReLU whatever the forward sign (deconvnet);
+// guided backpropagation keeps only positive signal where the forward input was positive; the
+// gradient masks by the forward sign alone. LeakyRelu follows the same three ideas with its slope;
+// Clip with min 0 (ReLU6) is treated as a rectifier; the smooth ops pass their derivative under
+// every rule. The input's box is the output's (the default, elementwise box_back).
+
+typedef struct unary_proj {
+    unary_kind kind;
+    zf_rule rule;
+    float a, lo, hi;
+} unary_proj;
+
+static int unary_project(const zf_node *n, zf_proj_args *pa, const unary_proj *u) {
+    zf_proj_slot *x = &pa->in[0];
+    const zf_proj_slot *y = &pa->out[0];
+    if (!x->on || !y->on) return 0;
+    const float *xf = zf_f32(x->t), *yf = zf_f32(y->t);
+    const zf_rule rule = u->rule;
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it)) {
+        float *gi = x->g + it.off;
+        const float *go = y->g + it.off, *xi = xf + it.off, *yo = yf + it.off;
+        const int64_t len = it.len;
+        switch (u->kind) {
+        case U_RELU:
+            if (rule == ZF_RULE_DECONVNET)
+                for (int64_t i = 0; i < len; i++) gi[i] += go[i] > 0.0f ? go[i] : 0.0f;
+            else if (rule == ZF_RULE_GUIDED)
+                for (int64_t i = 0; i < len; i++) gi[i] += xi[i] > 0.0f && go[i] > 0.0f ? go[i] : 0.0f;
+            else
+                for (int64_t i = 0; i < len; i++) gi[i] += xi[i] > 0.0f ? go[i] : 0.0f;
+            break;
+        case U_LEAKYRELU:
+            for (int64_t i = 0; i < len; i++) {
+                float t;
+                if (rule == ZF_RULE_DECONVNET) t = go[i] >= 0.0f ? go[i] : u->a * go[i];
+                else t = xi[i] >= 0.0f ? go[i] : u->a * go[i];
+                if (rule == ZF_RULE_GUIDED && t < 0.0f) t = 0.0f;
+                gi[i] += t;
+            }
+            break;
+        case U_CLIP:
+            for (int64_t i = 0; i < len; i++) {
+                int inside = xi[i] >= u->lo && xi[i] <= u->hi;
+                float t;
+                if (u->lo == 0.0f && rule == ZF_RULE_DECONVNET) t = go[i] > 0.0f ? go[i] : 0.0f;
+                else if (u->lo == 0.0f && rule == ZF_RULE_GUIDED) t = inside && go[i] > 0.0f ? go[i] : 0.0f;
+                else t = inside ? go[i] : 0.0f;
+                gi[i] += t;
+            }
+            break;
+        case U_SIGMOID:
+            for (int64_t i = 0; i < len; i++) gi[i] += go[i] * yo[i] * (1.0f - yo[i]);
+            break;
+        case U_TANH:
+            for (int64_t i = 0; i < len; i++) gi[i] += go[i] * (1.0f - yo[i] * yo[i]);
+            break;
+        case U_SQRT:
+            for (int64_t i = 0; i < len; i++) gi[i] += go[i] * 0.5f / yo[i];
+            break;
+        case U_EXP:
+            for (int64_t i = 0; i < len; i++) gi[i] += go[i] * yo[i];
+            break;
+        }
+    }
+    return 0;
+}
+
+static int relu_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    unary_proj u = {U_RELU, a->rule, 0, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int leakyrelu_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_leakyrelu_params *p = n->params;
+    unary_proj u = {U_LEAKYRELU, a->rule, p->alpha, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int sigmoid_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    unary_proj u = {U_SIGMOID, a->rule, 0, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int tanh_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    unary_proj u = {U_TANH, a->rule, 0, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int sqrt_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    unary_proj u = {U_SQRT, a->rule, 0, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int exp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    unary_proj u = {U_EXP, a->rule, 0, 0, 0};
+    return unary_project(n, a, &u);
+}
+static int clip_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_clip_params *p = n->params;
+    if (zf_proj_only_data(n, a, 1, err)) return err->code;
+    unary_proj u = {U_CLIP, a->rule, 0, p->min, p->max};
+    if (a->n_in > 1 && a->in[1].t) u.lo = zf_f32(a->in[1].t)[0];
+    if (a->n_in > 2 && a->in[2].t) u.hi = zf_f32(a->in[2].t)[0];
+    return unary_project(n, a, &u);
+}
+
 // Relu
 static int relu_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Relu", 1, err); }
 static int relu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_RELU};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward};
+const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward, .project = relu_project};
 
 // LeakyRelu
 static int leakyrelu_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
@@ -152,7 +256,8 @@ static int leakyrelu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_erro
     return run_unary(n, v, ex, &c);
 }
 const zf_op zf_op_leakyrelu = {.type = "LeakyRelu", .params_size = sizeof(zf_leakyrelu_params),
-                .parse = leakyrelu_parse, .shape = leakyrelu_shape, .forward = leakyrelu_forward};
+                .parse = leakyrelu_parse, .shape = leakyrelu_shape, .forward = leakyrelu_forward,
+                .project = leakyrelu_project};
 
 // Sigmoid, Tanh, Sqrt, Exp
 static int sigmoid_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sigmoid", 0, err); }
@@ -160,28 +265,29 @@ static int sigmoid_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error 
     unary_ctx c = {.kind = U_SIGMOID};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_sigmoid = {.type = "Sigmoid", .shape = sigmoid_shape, .forward = sigmoid_forward};
+const zf_op zf_op_sigmoid = {.type = "Sigmoid", .shape = sigmoid_shape, .forward = sigmoid_forward,
+                .project = sigmoid_project};
 
 static int tanh_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Tanh", 0, err); }
 static int tanh_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_TANH};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_tanh = {.type = "Tanh", .shape = tanh_shape, .forward = tanh_forward};
+const zf_op zf_op_tanh = {.type = "Tanh", .shape = tanh_shape, .forward = tanh_forward, .project = tanh_project};
 
 static int sqrt_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sqrt", 0, err); }
 static int sqrt_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_SQRT};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_sqrt = {.type = "Sqrt", .shape = sqrt_shape, .forward = sqrt_forward};
+const zf_op zf_op_sqrt = {.type = "Sqrt", .shape = sqrt_shape, .forward = sqrt_forward, .project = sqrt_project};
 
 static int exp_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Exp", 0, err); }
 static int exp_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_EXP};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_exp = {.type = "Exp", .shape = exp_shape, .forward = exp_forward};
+const zf_op zf_op_exp = {.type = "Exp", .shape = exp_shape, .forward = exp_forward, .project = exp_project};
 
 // Clip
 static int clip_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
@@ -226,7 +332,8 @@ static int clip_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
     return run_unary(n, v, ex, &c);
 }
 const zf_op zf_op_clip = {.type = "Clip", .params_size = sizeof(zf_clip_params), .parse = clip_parse,
-                .shape = clip_shape, .forward = clip_forward};
+                .shape = clip_shape, .forward = clip_forward,
+                .project = clip_project};
 
 // Identity: any element type, a copy.
 static int identity_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Identity", 1, err); }
@@ -237,7 +344,8 @@ static int copy_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
     if (bytes && y->data != x->data) memcpy(y->data, x->data, bytes);
     return 0;
 }
-const zf_op zf_op_identity = {.type = "Identity", .shape = identity_shape, .forward = copy_forward};
+const zf_op zf_op_identity = {.type = "Identity", .shape = identity_shape, .forward = copy_forward,
+                .project = zf_proj_identity};
 
 // Dropout: inference only, so output = input and the optional mask is all true (nothing dropped).
 // The ratio and training_mode inputs are accepted and ignored: a model meant for inference never
@@ -272,4 +380,4 @@ static int dropout_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error 
     return 0;
 }
 const zf_op zf_op_dropout = {.type = "Dropout", .params_size = sizeof(zf_dropout_params), .parse = dropout_parse,
-                .shape = dropout_shape, .forward = dropout_forward};
+                .shape = dropout_shape, .forward = dropout_forward, .project = zf_proj_identity};

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "binary.h"
 #include "op_util.h"
+#include "proj.h"
 #include "../onnx/onnx.h"
 
 // --- broadcast plan -----------------------------------------------------------------------------
@@ -280,9 +281,107 @@ static void union_rf(const zf_node *n, zf_value *v) {
         if (n->out[o] >= 0) v[n->out[o]].rf = r;
 }
 
+// --- projection rules (core/project.h): the gradient under every rule ----------------------------
+// Add sends the signal to both inputs, Sub to the second negated, Mul scales it by the other input,
+// Div and Pow by their partial derivatives; an input broadcast along an axis receives the sum over
+// that axis. The boxes are the elementwise default (a broadcast axis gets [0, 1)).
+
+// Element strides of x aligned to the output's nd axes from the right, 0 along broadcast axes.
+static void bcast_strides(int64_t *st, int nd, const int64_t *od, int nx, const int64_t *xd) {
+    int64_t r = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        int i = d - (nd - nx);
+        if (i < 0) {
+            st[d] = 0;
+            continue;
+        }
+        st[d] = xd[i] == od[d] ? r : 0;
+        r *= xd[i];
+    }
+}
+
+// Adds input k's share of the output signal (op `op`, other input `other`).
+static void binary_project_input(zf_proj_args *pa, int k, zf_binop op, const int64_t *a_dims, int na,
+                                 const int64_t *b_dims, int nb) {
+    zf_proj_slot *x = &pa->in[k];
+    const zf_proj_slot *y = &pa->out[0];
+    const zf_tensor *yt = y->t;
+    const int nd = yt->ndim;
+    const float *A = zf_f32(pa->in[0].t), *B = pa->n_in > 1 ? zf_f32(pa->in[1].t) : NULL, *Y = zf_f32(yt);
+    int64_t sa[ZF_MAX_DIMS], sb[ZF_MAX_DIMS], sx[ZF_MAX_DIMS];
+    bcast_strides(sa, nd, yt->dims, na, a_dims);
+    if (B) bcast_strides(sb, nd, yt->dims, nb, b_dims);
+    memcpy(sx, k == 0 ? sa : sb, sizeof sx);
+    int same = x->t->ndim == nd;
+    for (int d = 0; same && d < nd; d++) same = x->t->dims[d] == yt->dims[d];
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, yt, &y->box); !it.done; zf_box_iter_next(&it)) {
+        const float *go = y->g + it.off, *yo = Y + it.off;
+        const int64_t len = it.len;
+        if (same && (op == ZF_BIN_ADD || op == ZF_BIN_COPY || (op == ZF_BIN_SUB && k == 0))) {
+            float *gi = x->g + it.off;
+            for (int64_t i = 0; i < len; i++) gi[i] += go[i];
+            continue;
+        }
+        int64_t oa = 0, ob = 0, ox = 0;
+        for (int d = 0; d < nd; d++) {
+            int64_t i = it.idx[d];
+            oa += i * sa[d];
+            if (B) ob += i * sb[d];
+            ox += i * sx[d];
+        }
+        const int64_t ia = sa[nd - 1], ib = B ? sb[nd - 1] : 0, ix = sx[nd - 1];
+        float *gi = x->g + ox;
+        const float *a = A + oa, *b = B ? B + ob : NULL;
+        for (int64_t i = 0; i < len; i++) {
+            float g = go[i], t;
+            switch (op) {
+            case ZF_BIN_SUB: t = k == 0 ? g : -g; break;
+            case ZF_BIN_MUL: t = k == 0 ? g * b[i * ib] : g * a[i * ia]; break;
+            case ZF_BIN_DIV: t = k == 0 ? g / b[i * ib] : -g * yo[i] / b[i * ib]; break;
+            case ZF_BIN_POW:
+                t = k == 0 ? g * b[i * ib] * powf(a[i * ia], b[i * ib] - 1.0f) : g * yo[i] * logf(a[i * ia]);
+                break;
+            default: t = g; break;   // Add, Sum
+            }
+            gi[i * ix] += t;
+        }
+    }
+}
+
+static int binary_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_binary_params *p = n->params;
+    if (!a->out[0].on) return 0;
+    if (p->op == ZF_BIN_POW && a->in[1].on && a->in[1].t->dtype != ZF_F32)
+        return zf_fail(err, ZF_ERR_INPUT, "an int64 exponent has no projection");
+    if (p->op == ZF_BIN_POW && a->in[0].on && a->in[1].t->dtype != ZF_F32)
+        return zf_fail(err, ZF_ERR_INPUT, "only float exponents are supported for projection");
+    int nb;
+    int64_t bd[ZF_MAX_DIMS];
+    if (effective_b(&nb, bd, p, a->in[0].t, a->in[1].t, err)) return err->code;
+    for (int k = 0; k < 2; k++)
+        if (a->in[k].on) binary_project_input(a, k, p->op, a->in[0].t->dims, a->in[0].t->ndim, bd, nb);
+    return 0;
+}
+
+static int sum_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    if (!a->out[0].on) return 0;
+    for (int k = 0; k < a->n_in; k++) {
+        if (!a->in[k].on) continue;
+        // Each input as "a" of an Add: its share is the signal, summed over its broadcast axes.
+        zf_proj_args one = *a;
+        zf_proj_slot slots[1] = {a->in[k]};
+        one.in = slots;
+        one.n_in = 1;
+        binary_project_input(&one, 0, ZF_BIN_ADD, a->in[k].t->dims, a->in[k].t->ndim, NULL, 0);
+    }
+    return 0;
+}
+
 #define BINARY_OP(SYM, NAME, PARSE)                                                                              \
     const zf_op SYM = {.type = NAME, .params_size = sizeof(zf_binary_params), .parse = PARSE,                    \
-                       .shape = binary_shape, .forward = binary_forward, .rf = union_rf};
+                       .shape = binary_shape, .forward = binary_forward, .rf = union_rf,                         \
+                       .project = binary_project};
 BINARY_OP(zf_op_add, "Add", add_parse)
 BINARY_OP(zf_op_sub, "Sub", sub_parse)
 BINARY_OP(zf_op_mul, "Mul", mul_parse)
@@ -338,4 +437,5 @@ static int sum_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err
     return 0;
 }
 
-const zf_op zf_op_sum = {.type = "Sum", .shape = sum_shape, .forward = sum_forward, .rf = union_rf};
+const zf_op zf_op_sum = {.type = "Sum", .shape = sum_shape, .forward = sum_forward, .rf = union_rf,
+                         .project = sum_project};

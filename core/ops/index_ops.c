@@ -2,6 +2,7 @@
 #include <string.h>
 #include "index_ops.h"
 #include "op_util.h"
+#include "proj.h"
 #include "../onnx/onnx.h"
 
 static void set_out(zf_tensor *t, zf_dtype dt, int nd, const int64_t *dims) {
@@ -93,8 +94,58 @@ static void concat_rf(const zf_node *n, zf_value *v) {
     y->rf = r;
 }
 
+// Projection (every rule): each input takes its own slice of the signal along the axis; an input
+// whose slice misses the output's box gets nothing (an Inception branch the seed is not in).
+static int64_t concat_axis(const zf_node *n, const zf_tensor *y) {
+    const zf_concat_params *p = n->params;
+    return p->axis < 0 ? p->axis + y->ndim : p->axis;
+}
+
+static void concat_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_proj_slot *y = &a->out[0];
+    int64_t axis = concat_axis(n, y->t), off = 0;
+    for (int k = 0; k < a->n_in; k++) {
+        zf_proj_slot *x = &a->in[k];
+        int64_t dx = x->t ? x->t->dims[axis] : 0, o = off;
+        off += dx;
+        if (!x->on) continue;
+        if (!y->on) {
+            x->on = 0;
+            continue;
+        }
+        x->box = y->box;
+        int64_t lo = y->box.lo[axis] > o ? y->box.lo[axis] : o, hi = y->box.hi[axis] < o + dx ? y->box.hi[axis] : o + dx;
+        x->box.lo[axis] = lo - o;
+        x->box.hi[axis] = hi > lo ? hi - o : lo - o;
+    }
+}
+
+static int concat_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_proj_slot *y = &a->out[0];
+    if (!y->on) return 0;
+    int nd = y->t->ndim;
+    int64_t axis = concat_axis(n, y->t), off = 0, ostr[ZF_MAX_DIMS];
+    zf_contiguous_strides(ostr, nd, y->t->dims);
+    for (int k = 0; k < a->n_in; k++) {
+        zf_proj_slot *x = &a->in[k];
+        int64_t o = off;
+        off += x->t->dims[axis];
+        if (!x->on) continue;
+        zf_box_iter it;
+        for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it)) {
+            int64_t yo = o * ostr[axis];
+            for (int d = 0; d < nd; d++) yo += it.idx[d] * ostr[d];
+            const float *go = y->g + yo;
+            float *gi = x->g + it.off;
+            for (int64_t i = 0; i < it.len; i++) gi[i] += go[i];
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_concat = {.type = "Concat", .params_size = sizeof(zf_concat_params), .parse = concat_parse,
-                            .shape = concat_shape, .forward = concat_forward, .rf = concat_rf};
+                            .shape = concat_shape, .forward = concat_forward, .rf = concat_rf,
+                            .box_back = concat_box_back, .project = concat_project};
 
 // --- Gather -------------------------------------------------------------------------------------
 
@@ -169,8 +220,48 @@ static void gather_rf(const zf_node *n, zf_value *v) {
     if (!keep) memset(&y->rf, 0, sizeof y->rf);
 }
 
+// Projection (every rule): each gathered slice's signal goes back to the slice it was taken from.
+// Output axes before `axis` and after the index axes keep their box; the gathered axis is whole.
+static void gather_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_gather_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    a->in[1].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    int64_t axis = p->axis < 0 ? p->axis + x->t->ndim : p->axis, ni = a->in[1].t->ndim;
+    for (int d = 0; d < x->t->ndim; d++) {
+        int od = d < axis ? d : (int)(d - 1 + ni);
+        x->box.lo[d] = d == axis ? 0 : y->box.lo[od];
+        x->box.hi[d] = d == axis ? x->t->dims[d] : y->box.hi[od];
+    }
+}
+
+static int gather_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_gather_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    const zf_tensor *idx = a->in[1].t;
+    int64_t axis = p->axis < 0 ? p->axis + x->t->ndim : p->axis, inner = 1;
+    for (int d = (int)axis + 1; d < x->t->ndim; d++) inner *= x->t->dims[d];
+    int64_t n_axis = x->t->dims[axis], n_idx = zf_tensor_numel(idx);
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it))
+        for (int64_t e = 0; e < it.len; e++) {
+            int64_t f = it.off + e, i = f % inner, j = f / inner % n_idx, o = f / inner / n_idx;
+            int64_t k = zf_i64(idx)[j] < 0 ? zf_i64(idx)[j] + n_axis : zf_i64(idx)[j];
+            x->g[(o * n_axis + k) * inner + i] += y->g[f];
+        }
+    return 0;
+}
+
 const zf_op zf_op_gather = {.type = "Gather", .params_size = sizeof(zf_gather_params), .parse = gather_parse,
-                            .shape = gather_shape, .forward = gather_forward, .rf = gather_rf};
+                            .shape = gather_shape, .forward = gather_forward, .rf = gather_rf,
+                            .box_back = gather_box_back, .project = gather_project};
 
 // --- Slice --------------------------------------------------------------------------------------
 
@@ -303,8 +394,49 @@ static void slice_rf(const zf_node *n, zf_value *v) {
     }
 }
 
+// Projection (every rule): output element i of an axis came from input start + i*step.
+static void slice_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_slice_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    for (int d = 0; d < x->t->ndim; d++) {
+        int64_t f = p->start[d] + y->box.lo[d] * p->step[d], l = p->start[d] + (y->box.hi[d] - 1) * p->step[d];
+        if (y->box.hi[d] <= y->box.lo[d]) {
+            x->box.lo[d] = x->box.hi[d] = 0;
+            continue;
+        }
+        x->box.lo[d] = f < l ? f : l;
+        x->box.hi[d] = (f < l ? l : f) + 1;
+    }
+}
+
+static int slice_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_slice_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    int nd = x->t->ndim;
+    int64_t istr[ZF_MAX_DIMS];
+    zf_contiguous_strides(istr, nd, x->t->dims);
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it)) {
+        int64_t off = 0;
+        for (int d = 0; d < nd; d++) off += (p->start[d] + it.idx[d] * p->step[d]) * istr[d];
+        const int64_t step = nd ? p->step[nd - 1] * istr[nd - 1] : 0;
+        for (int64_t i = 0; i < it.len; i++) x->g[off + i * step] += y->g[it.off + i];
+    }
+    return 0;
+}
+
 const zf_op zf_op_slice = {.type = "Slice", .params_size = sizeof(zf_slice_params), .parse = slice_parse,
-                           .shape = slice_shape, .forward = slice_forward, .rf = slice_rf};
+                           .shape = slice_shape, .forward = slice_forward, .rf = slice_rf,
+                           .box_back = slice_box_back, .project = slice_project};
 
 // --- Pad ----------------------------------------------------------------------------------------
 
@@ -473,5 +605,63 @@ static void pad_rf(const zf_node *n, zf_value *v) {
     for (int a = 0; a < 2; a++) r->offset[a] -= p->begin[x->t.ndim - 2 + a] * x->rf.jump[a];
 }
 
+// Projection (every rule): the signal of a position inside x goes back to it; a constant pad
+// drops the rest, reflect/edge/wrap send it to the element they copied.
+static void pad_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_pad_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    for (int d = 0; d < x->t->ndim; d++) {
+        int64_t nx = x->t->dims[d], lo = y->box.lo[d] - p->begin[d], hi = y->box.hi[d] - p->begin[d];
+        if (p->mode != ZF_PAD_CONSTANT && (lo < 0 || hi > nx)) {
+            lo = 0;   // mirrored or wrapped positions may land anywhere on the axis
+            hi = nx;
+        }
+        x->box.lo[d] = lo < 0 ? 0 : lo > nx ? nx : lo;
+        x->box.hi[d] = hi < 0 ? 0 : hi > nx ? nx : hi;
+    }
+}
+
+static int pad_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_pad_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    int nd = x->t->ndim;
+    int64_t istr[ZF_MAX_DIMS];
+    zf_contiguous_strides(istr, nd, x->t->dims);
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it)) {
+        int64_t off = 0;
+        int inside = 1;
+        for (int d = 0; d < nd - 1 && inside; d++) {
+            int64_t j = it.idx[d] - p->begin[d];
+            if (j < 0 || j >= x->t->dims[d]) {
+                if (p->mode == ZF_PAD_CONSTANT || x->t->dims[d] == 0) inside = 0;
+                else j = pad_map(j, x->t->dims[d], p->mode);
+            }
+            off += j * istr[d];
+        }
+        if (!inside) continue;
+        int64_t nl = nd ? x->t->dims[nd - 1] : 1, bl = nd ? p->begin[nd - 1] : 0;
+        for (int64_t i = 0; i < it.len; i++) {
+            int64_t j = (nd ? it.idx[nd - 1] : 0) + i - bl;
+            if (j < 0 || j >= nl) {
+                if (p->mode == ZF_PAD_CONSTANT || nl == 0) continue;
+                j = pad_map(j, nl, p->mode);
+            }
+            x->g[off + j] += y->g[it.off + i];
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_pad = {.type = "Pad", .params_size = sizeof(zf_pad_params), .parse = pad_parse,
-                         .shape = pad_shape, .forward = pad_forward, .rf = pad_rf};
+                         .shape = pad_shape, .forward = pad_forward, .rf = pad_rf,
+                         .box_back = pad_box_back, .project = pad_project};

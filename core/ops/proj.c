@@ -227,3 +227,17 @@ int zf_proj_reshape(const zf_node *n, zf_proj_args *a, zf_error *err) {
     }
     return 0;
 }
+
+int zf_proj_only_data(const zf_node *n, const zf_proj_args *a, int from, zf_error *err) {
+    for (int k = from; k < a->n_in; k++)
+        if (a->in[k].want)
+            return zf_fail(err, ZF_ERR_INPUT, "input %d depends on the model input, but the signal is only "
+                           "projected into input%s 0%s", k, from > 1 ? "s" : "", from > 1 ? " to 1" : "");
+    return 0;
+}
+
+void zf_proj_out_full(zf_proj_slot *y) {
+    zf_box full;
+    zf_box_full(&full, y->t);
+    zf_box_grow(y->g, y->t, &y->box, 1, &full);
+}

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "shape_ops.h"
 #include "op_util.h"
+#include "proj.h"
 #include "../onnx/onnx.h"
 
 // --- shared pieces ------------------------------------------------------------------------------
@@ -75,7 +76,8 @@ static int flatten_shape(zf_node *n, zf_value *v, zf_error *err) {
 }
 
 const zf_op zf_op_flatten = {.type = "Flatten", .params_size = sizeof(zf_flatten_params), .parse = flatten_parse,
-                             .shape = flatten_shape, .forward = copy_forward, .rf = layout_rf};
+                             .shape = flatten_shape, .forward = copy_forward, .rf = layout_rf,
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
 
 // --- Reshape ------------------------------------------------------------------------------------
 
@@ -147,7 +149,8 @@ static int reshape_shape(zf_node *n, zf_value *v, zf_error *err) {
 }
 
 const zf_op zf_op_reshape = {.type = "Reshape", .params_size = sizeof(zf_reshape_params), .parse = reshape_parse,
-                             .shape = reshape_shape, .forward = copy_forward, .rf = layout_rf};
+                             .shape = reshape_shape, .forward = copy_forward, .rf = layout_rf,
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
 
 // --- Squeeze / Unsqueeze ------------------------------------------------------------------------
 
@@ -202,7 +205,8 @@ static int squeeze_shape(zf_node *n, zf_value *v, zf_error *err) {
 }
 
 const zf_op zf_op_squeeze = {.type = "Squeeze", .params_size = sizeof(zf_axes_params), .parse = axes_parse,
-                             .shape = squeeze_shape, .forward = copy_forward, .rf = layout_rf};
+                             .shape = squeeze_shape, .forward = copy_forward, .rf = layout_rf,
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
 
 static int unsqueeze_shape(zf_node *n, zf_value *v, zf_error *err) {
     const zf_tensor *x;
@@ -229,7 +233,8 @@ static int unsqueeze_shape(zf_node *n, zf_value *v, zf_error *err) {
 }
 
 const zf_op zf_op_unsqueeze = {.type = "Unsqueeze", .params_size = sizeof(zf_axes_params), .parse = axes_parse,
-                               .shape = unsqueeze_shape, .forward = copy_forward, .rf = layout_rf};
+                               .shape = unsqueeze_shape, .forward = copy_forward, .rf = layout_rf,
+                               .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
 
 // --- Transpose ----------------------------------------------------------------------------------
 
@@ -315,9 +320,43 @@ static void transpose_rf(const zf_node *n, zf_value *v) {
     out->global = 1;
 }
 
+// Projection: the signal goes back through the inverse permutation (the gradient, every rule).
+static void transpose_box_back(const zf_node *n, zf_proj_args *a) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on) return;
+    int64_t perm[ZF_MAX_DIMS];
+    if (!y->on || transpose_perm(perm, n->params, x->t->ndim, NULL)) {
+        x->on = 0;
+        return;
+    }
+    for (int j = 0; j < x->t->ndim; j++) {
+        x->box.lo[perm[j]] = y->box.lo[j];
+        x->box.hi[perm[j]] = y->box.hi[j];
+    }
+}
+
+static int transpose_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    int nd = x->t->ndim;
+    int64_t perm[ZF_MAX_DIMS], istr[ZF_MAX_DIMS];
+    if (transpose_perm(perm, n->params, nd, err)) return err->code;
+    zf_contiguous_strides(istr, nd, x->t->dims);
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it)) {
+        int64_t off = 0;
+        for (int j = 0; j < nd; j++) off += it.idx[j] * istr[perm[j]];
+        const int64_t step = nd ? istr[perm[nd - 1]] : 0;
+        for (int64_t i = 0; i < it.len; i++) x->g[off + i * step] += y->g[it.off + i];
+    }
+    return 0;
+}
+
 const zf_op zf_op_transpose = {.type = "Transpose", .params_size = sizeof(zf_transpose_params),
                                .parse = transpose_parse, .shape = transpose_shape, .forward = transpose_forward,
-                               .rf = transpose_rf};
+                               .rf = transpose_rf, .box_back = transpose_box_back, .project = transpose_project};
 
 // --- Shape --------------------------------------------------------------------------------------
 
@@ -574,4 +613,5 @@ static void cast_rf(const zf_node *n, zf_value *v) {
 }
 
 const zf_op zf_op_cast = {.type = "Cast", .params_size = sizeof(zf_cast_params), .parse = cast_parse,
-                          .shape = cast_shape, .forward = cast_forward, .rf = cast_rf};
+                          .shape = cast_shape, .forward = cast_forward, .rf = cast_rf,
+                          .project = zf_proj_identity};

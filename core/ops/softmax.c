@@ -3,6 +3,7 @@
 #include <string.h>
 #include "softmax.h"
 #include "op_util.h"
+#include "proj.h"
 #include "../onnx/onnx.h"
 
 // One lane: the n values x[0], x[inner], ..., x[(n-1)*inner]. Shifting by the max keeps every
@@ -122,7 +123,63 @@ static void softmax_rf(const zf_node *n, zf_value *v) {
     if (axis >= x->t.ndim - 2 || (p->coerce_2d && x->t.ndim > 2)) out->global = 1;
 }
 
+// Projection (every rule): the gradient. Softmax: dx_k = y_k (g_k - sum_i g_i y_i); LogSoftmax:
+// dx_k = g_k - exp(y_k) sum_i g_i, along each lane. A lane mixes its whole normalized axis (axes
+// from `axis` on before opset 13), so the box spans those axes; the others keep the output's box.
+static int softmax_axes(int64_t *first, int64_t *last, const zf_softmax_params *p, const zf_tensor *x) {
+    int64_t axis = p->axis;
+    if (zf_axis_normalize(&axis, x->ndim ? x->ndim : 1, "axis", NULL)) return 1;
+    *first = axis;
+    *last = p->coerce_2d ? x->ndim - 1 : axis;
+    return 0;
+}
+
+static void softmax_box_back(const zf_node *n, zf_proj_args *a) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    int64_t f, l;
+    if (!x->on) return;
+    if (!y->on || softmax_axes(&f, &l, n->params, x->t)) {
+        x->on = 0;
+        return;
+    }
+    x->box = y->box;
+    for (int64_t d = f; d <= l && d < x->t->ndim; d++) {
+        x->box.lo[d] = 0;
+        x->box.hi[d] = x->t->dims[d];
+    }
+}
+
+static int softmax_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_softmax_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    if (!x->on || !a->out[0].on) return 0;
+    zf_proj_out_full(&a->out[0]);   // lanes read every element of their axis
+    int64_t outer, len, inner, f, l;
+    if (softmax_view(&outer, &len, &inner, p, x->t, err)) return err->code;
+    if (softmax_axes(&f, &l, p, x->t)) return zf_fail(err, ZF_ERR_INPUT, "bad axis");
+    // One iteration element per lane: the box with the normalized axes collapsed to their first index.
+    zf_box lanes = x->box;
+    for (int64_t d = f; d <= l && d < x->t->ndim; d++) lanes.hi[d] = 1;
+    const float *y = zf_f32(a->out[0].t), *g = a->out[0].g;
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, x->t, &lanes); !it.done; zf_box_iter_next(&it))
+        for (int64_t e = 0; e < it.len; e++) {
+            int64_t off = it.off + e;
+            double s = 0.0;
+            for (int64_t k = 0; k < len; k++)
+                s += p->log ? (double)g[off + k * inner] : (double)g[off + k * inner] * y[off + k * inner];
+            for (int64_t k = 0; k < len; k++) {
+                int64_t i = off + k * inner;
+                x->g[i] += p->log ? (float)(g[i] - exp((double)y[i]) * s) : (float)(y[i] * (g[i] - s));
+            }
+        }
+    return 0;
+}
+
 const zf_op zf_op_softmax = {.type = "Softmax", .params_size = sizeof(zf_softmax_params), .parse = softmax_parse,
-                .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf};
+                .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf,
+                .box_back = softmax_box_back, .project = softmax_project};
 const zf_op zf_op_logsoftmax = {.type = "LogSoftmax", .params_size = sizeof(zf_softmax_params),
-                .parse = logsoftmax_parse, .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf};
+                .parse = logsoftmax_parse, .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf,
+                .box_back = softmax_box_back, .project = softmax_project};

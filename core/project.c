@@ -1,0 +1,443 @@
+// project.c: the backward walk shared by the deconvnet, guided backpropagation and the gradient
+// (see project.h). The rules themselves live with their ops (core/ops/*.c, interface in
+// core/ops/proj.h); this file seeds the chosen unit, visits the nodes in reverse execution order
+// from the seed's producer, and keeps every tensor's signal buffer and box.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "project.h"
+#include "ops/op.h"
+#include "ops/proj.h"
+
+struct zf_projector {
+    zf_model *m;
+    int64_t batch;          // dims[0] of the first graph input: the planned batch
+    float **g;              // per value: signal buffer of one batch item (NULL: not tracked)
+    zf_box *box;            // per value: where g may be nonzero (when has)
+    char *has;              // per value: received signal in the current projection
+    char *dep;              // per value: depends on the current target
+    char *batched;          // per value: batch axis first (views take one item)
+    zf_tensor *view;        // per value: one batch item of the recorded tensor
+    float *scratch;
+    size_t scratch_floats;
+    zf_proj_slot *slots;    // n_in + n_out of the widest node
+    void *mem;              // every signal buffer
+};
+
+zf_project_opts zf_project_defaults(void) {
+    zf_project_opts o;
+    memset(&o, 0, sizeof o);
+    o.rule = ZF_RULE_DECONVNET;
+    o.seed = ZF_SEED_MAX;
+    o.target = -1;
+    o.value = -1;
+    return o;
+}
+
+static const char *const rule_names[ZF_RULE_COUNT] = {"deconvnet", "guided", "gradient"};
+
+const char *zf_rule_name(zf_rule r) { return r >= 0 && r < ZF_RULE_COUNT ? rule_names[r] : "?"; }
+
+int zf_rule_parse(zf_rule *r, const char *name, zf_error *err) {
+    for (int i = 0; i < ZF_RULE_COUNT; i++)
+        if (name && !strcasecmp(name, rule_names[i])) {
+            *r = (zf_rule)i;
+            return 0;
+        }
+    return zf_fail(err, ZF_ERR_INPUT, "unknown rule '%s' (deconvnet, guided, gradient)", name ? name : "");
+}
+
+// --- rules: the op's own, or (while an op file is finished elsewhere) the pending table -----------
+
+typedef struct rule_fns {
+    void (*box_back)(const zf_node *, zf_proj_args *);
+    int (*project)(const zf_node *, zf_proj_args *, zf_error *);
+    size_t (*proj_scratch)(const zf_node *, const zf_value *);
+} rule_fns;
+
+static rule_fns rule_of(const zf_op *op) {
+    rule_fns r = {op->box_back, op->project, op->proj_scratch};
+    if (!r.project) {
+        const zf_proj_rule *p = zf_proj_pending(op->type);
+        if (p) {
+            r.box_back = p->box_back;
+            r.project = p->project;
+            r.proj_scratch = p->proj_scratch;
+        }
+    }
+    return r;
+}
+
+// --- create / free --------------------------------------------------------------------------------
+
+static int64_t item_numel(const zf_projector *pj, int v) {
+    return zf_tensor_numel(&pj->view[v]);
+}
+
+int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
+    *out = NULL;
+    if (m->n_inputs < 1) return zf_fail(err, ZF_ERR_INPUT, "%s: the model has no graph input", m->path);
+    zf_projector *pj = zf_calloc(1, sizeof *pj, err);
+    if (!pj) return ZF_ERR_RUNTIME;
+    pj->m = m;
+    const zf_tensor *in0 = &m->values[m->inputs[0]].t;
+    pj->batch = in0->ndim > 0 ? in0->dims[0] : 1;
+    int nv = m->n_values;
+    pj->g = zf_calloc((size_t)nv + 1, sizeof *pj->g, err);
+    pj->box = zf_calloc((size_t)nv + 1, sizeof *pj->box, err);
+    pj->has = zf_calloc((size_t)nv + 1, 1, err);
+    pj->dep = zf_calloc((size_t)nv + 1, 1, err);
+    pj->batched = zf_calloc((size_t)nv + 1, 1, err);
+    pj->view = zf_calloc((size_t)nv + 1, sizeof *pj->view, err);
+    if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view) goto oom;
+    // Which values get a buffer: every float tensor the forward pass computes (and the inputs).
+    size_t total = 0;
+    for (int v = 0; v < nv; v++) {
+        zf_value *x = &m->values[v];
+        pj->view[v] = x->t;
+        pj->view[v].owns = 0;
+        int live = !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
+        if (!live) continue;
+        if (pj->batch > 1 && x->t.ndim > 0 && x->t.dims[0] == pj->batch) {
+            pj->batched[v] = 1;
+            pj->view[v].dims[0] = 1;
+        }
+        total += ((size_t)item_numel(pj, v) + 15) & ~(size_t)15;   // 64-byte aligned buffers
+    }
+    if (total && !(pj->mem = aligned_alloc(64, total * sizeof(float)))) {
+        zf_fail(err, ZF_ERR_RUNTIME, "%s: out of memory allocating %zu MB of projection buffers", m->path,
+                (total * sizeof(float)) >> 20);
+        zf_projector_free(pj);
+        return ZF_ERR_RUNTIME;
+    }
+    float *p = pj->mem;
+    for (int v = 0; v < nv; v++) {
+        zf_value *x = &m->values[v];
+        int live = !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
+        if (!live) continue;
+        pj->g[v] = p;
+        p += ((size_t)item_numel(pj, v) + 15) & ~(size_t)15;
+    }
+    // Scratch: the largest any rule asks for; slots for the widest node.
+    int widest = 1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const zf_node *n = &m->nodes[i];
+        if (n->n_in + n->n_out > widest) widest = n->n_in + n->n_out;
+        rule_fns r = rule_of(n->op);
+        if (r.proj_scratch) {
+            size_t s = r.proj_scratch(n, m->values);
+            if (s > pj->scratch_floats) pj->scratch_floats = s;
+        }
+    }
+    if (!(pj->slots = zf_calloc((size_t)widest, sizeof *pj->slots, err))) goto oom;
+    if (pj->scratch_floats) {
+        size_t bytes = (pj->scratch_floats * sizeof(float) + 63) & ~(size_t)63;
+        if (!(pj->scratch = aligned_alloc(64, bytes))) {
+            zf_fail(err, ZF_ERR_RUNTIME, "%s: out of memory allocating %zu MB of projection scratch", m->path,
+                    bytes >> 20);
+            zf_projector_free(pj);
+            return ZF_ERR_RUNTIME;
+        }
+    }
+    *out = pj;
+    return 0;
+oom:
+    zf_projector_free(pj);
+    return zf_fail(err, ZF_ERR_RUNTIME, "out of memory");
+}
+
+void zf_projector_free(zf_projector *pj) {
+    if (!pj) return;
+    free(pj->g);
+    free(pj->box);
+    free(pj->has);
+    free(pj->dep);
+    free(pj->batched);
+    free(pj->view);
+    free(pj->slots);
+    free(pj->scratch);
+    free(pj->mem);
+    free(pj);
+}
+
+// --- seeds ----------------------------------------------------------------------------------------
+
+// Positions of the map: rank 4 (1,C,H,W) -> H x W; rank 3 (1,C,L) -> 1 x L; rank 2 -> 1 x 1.
+static void map_geometry(int64_t *h, int64_t *w, const zf_tensor *t) {
+    *h = t->ndim >= 4 ? t->dims[2] : 1;
+    *w = t->ndim >= 4 ? t->dims[3] : t->ndim == 3 ? t->dims[2] : 1;
+}
+
+static const char *value_label(const zf_model *m, int v) { return m->values[v].name; }
+
+int zf_project_top_maps(int64_t *channels, float *maxima, int n, const zf_model *m, int v, int64_t item,
+                        zf_error *err) {
+    if (v < 0 || v >= m->n_values) {
+        zf_fail(err, ZF_ERR_INPUT, "no such tensor");
+        return -1;
+    }
+    const zf_tensor *t = &m->values[v].t;
+    if (t->dtype != ZF_F32 || t->ndim < 2 || t->ndim > 4 || !t->data) {
+        zf_fail(err, ZF_ERR_INPUT, "layer '%s' has no maps to rank (a float (N,C[,H[,W]]) tensor is needed)",
+                m->values[v].name);
+        return -1;
+    }
+    if (item < 0 || item >= t->dims[0]) {
+        zf_fail(err, ZF_ERR_INPUT, "batch item %lld is out of range (batch %lld)", (long long)item,
+                (long long)t->dims[0]);
+        return -1;
+    }
+    if (n <= 0) return 0;
+    float *mx_buf = maxima ? maxima : zf_malloc((size_t)n * sizeof *mx_buf, err);
+    if (!mx_buf) return -1;
+    int64_t C = t->dims[1], plane = zf_tensor_numel(t) / (t->dims[0] * C);
+    const float *x = zf_f32(t) + item * C * plane;
+    int k = 0;
+    // Insertion into a sorted list of at most n; ties keep the lower channel first.
+    for (int64_t c = 0; c < C; c++) {
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < plane; i++)
+            if (x[c * plane + i] > mx) mx = x[c * plane + i];
+        if (k == n && !(mx > mx_buf[n - 1])) continue;
+        int pos = k < n ? k : n - 1;
+        while (pos > 0 && mx_buf[pos - 1] < mx) {
+            channels[pos] = channels[pos - 1];
+            mx_buf[pos] = mx_buf[pos - 1];
+            pos--;
+        }
+        channels[pos] = c;
+        mx_buf[pos] = mx;
+        if (k < n) k++;
+    }
+    if (!maxima) free(mx_buf);
+    return k;
+}
+
+// --- the walk -------------------------------------------------------------------------------------
+
+static void compute_dep(zf_projector *pj, int target) {
+    const zf_model *m = pj->m;
+    memset(pj->dep, 0, (size_t)m->n_values);
+    pj->dep[target] = 1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const zf_node *n = &m->nodes[i];
+        int d = 0;
+        for (int k = 0; k < n->n_in && !d; k++) d = n->in[k] >= 0 && pj->dep[n->in[k]];
+        if (!d) continue;
+        for (int k = 0; k < n->n_out; k++) {
+            int o = n->out[k];
+            if (o >= 0 && pj->g[o]) pj->dep[o] = 1;
+        }
+    }
+}
+
+static int check_batched(const zf_projector *pj, int v, const char *layer, zf_error *err) {
+    if (pj->batch <= 1 || pj->batched[v]) return 0;
+    char s[128];
+    const zf_tensor *t = &pj->m->values[v].t;
+    return zf_fail(err, ZF_ERR_INPUT,
+                   "layer '%s': tensor '%s' %s does not have the batch axis first; project with batch 1", layer,
+                   pj->m->values[v].name, zf_shape_str(s, sizeof s, t->ndim, t->dims));
+}
+
+int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf_project_opts *o, zf_error *err) {
+    zf_model *m = pj->m;
+    zf_project_info local;
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
+    info->y = info->x = -1;
+    int v = o->value;
+    if (v < 0 || v >= m->n_values) return zf_fail(err, ZF_ERR_INPUT, "no tensor to project (index %d)", v);
+    const char *layer = value_label(m, v);
+    if (o->rule < 0 || o->rule >= ZF_RULE_COUNT) return zf_fail(err, ZF_ERR_INPUT, "unknown projection rule %d", o->rule);
+    int target = o->target >= 0 ? o->target : m->inputs[0];
+    if (target < 0 || target >= m->n_values || !pj->g[target])
+        return zf_fail(err, ZF_ERR_INPUT, "layer '%s': the projection target is not a float tensor of the model", layer);
+    if (!pj->g[v])
+        return zf_fail(err, ZF_ERR_INPUT, "layer '%s' is %s: nothing to project", layer,
+                       m->values[v].t.dtype != ZF_F32 ? "an int64 tensor (shapes or indices)" : "a constant");
+    compute_dep(pj, target);
+    if (!pj->dep[v])
+        return zf_fail(err, ZF_ERR_INPUT, "layer '%s' does not depend on '%s': nothing to project back", layer,
+                       m->values[target].name);
+    if (o->item < 0 || o->item >= (pj->batched[v] ? pj->batch : 1))
+        return zf_fail(err, ZF_ERR_INPUT, "batch item %lld is out of range (batch %lld)", (long long)o->item,
+                       (long long)(pj->batched[v] ? pj->batch : 1));
+    if (check_batched(pj, v, layer, err) || check_batched(pj, target, layer, err)) return err ? err->code : ZF_ERR_INPUT;
+    // Views of this batch item.
+    for (int i = 0; i < m->n_values; i++) {
+        if (!pj->batched[i]) continue;
+        pj->view[i].data = (char *)m->values[i].t.data + (size_t)(o->item * item_numel(pj, i)) * sizeof(float);
+    }
+
+    // The seed: map `channel` of v, all other activations zero.
+    const zf_tensor *t = &pj->view[v];
+    if (t->ndim < 2 || t->ndim > 4)
+        return zf_fail(err, ZF_ERR_INPUT, "layer '%s' has shape rank %d: only (N,C), (N,C,L) and (N,C,H,W) tensors "
+                       "can be projected", layer, t->ndim);
+    int64_t C = t->dims[1], H, W;
+    map_geometry(&H, &W, t);
+    if (o->channel < 0 || o->channel >= C)
+        return zf_fail(err, ZF_ERR_INPUT, "layer '%s': unit %lld is out of range (it has %lld %s)", layer,
+                       (long long)o->channel, (long long)C, t->ndim == 2 ? "units" : "maps");
+    const float *act = zf_f32(t) + o->channel * H * W;
+    int64_t pos = -1;
+    if (o->seed == ZF_SEED_AT) {
+        int64_t yy = t->ndim == 4 ? o->y : 0;
+        if (yy < 0 || yy >= H || o->x < 0 || o->x >= W)
+            return zf_fail(err, ZF_ERR_INPUT, "layer '%s': position %lld,%lld is outside the %lldx%lld map", layer,
+                           (long long)o->y, (long long)o->x, (long long)H, (long long)W);
+        pos = yy * W + o->x;
+    } else {
+        float best = 0;
+        for (int64_t i = 0; i < H * W; i++)
+            if (pos < 0 || act[i] > best) {
+                best = act[i];
+                pos = i;
+            }
+    }
+    info->value = act[pos];
+    info->y = pos / W;
+    info->x = pos % W;
+    zf_box seed;
+    memset(&seed, 0, sizeof seed);
+    seed.hi[0] = 1;
+    seed.lo[1] = o->channel;
+    seed.hi[1] = o->channel + 1;
+    if (t->ndim == 4) {
+        seed.lo[2] = info->y; seed.hi[2] = info->y + 1;
+        seed.lo[3] = info->x; seed.hi[3] = info->x + 1;
+    } else if (t->ndim == 3) {
+        seed.lo[2] = info->x; seed.hi[2] = info->x + 1;
+    }
+    if (o->seed == ZF_SEED_MAP)
+        for (int d = 2; d < t->ndim; d++) { seed.lo[d] = 0; seed.hi[d] = t->dims[d]; }
+    memset(pj->has, 0, (size_t)m->n_values);
+    zf_box full;
+    zf_box_full(&full, t);
+    zf_box_grow(pj->g[v], t, &pj->box[v], 0, o->dense ? &full : &seed);
+    float *gs = pj->g[v] + o->channel * H * W;
+    if (o->seed == ZF_SEED_MAP) memcpy(gs, act, (size_t)(H * W) * sizeof(float));
+    else gs[pos] = act[pos];
+    pj->has[v] = 1;
+
+    // Backwards from v's producer.
+    zf_proj_args a;
+    memset(&a, 0, sizeof a);
+    a.rule = o->rule;
+    a.scratch = pj->scratch;
+    a.pool = m->pool;
+    a.dense = o->dense;
+    int start = v == target ? -1 : m->values[v].producer;
+    for (int ni = start; ni >= 0; ni--) {
+        const zf_node *n = &m->nodes[ni];
+        int any_out = 0, any_in = 0;
+        for (int k = 0; k < n->n_out; k++) any_out |= n->out[k] >= 0 && pj->has[n->out[k]];
+        for (int k = 0; k < n->n_in; k++) any_in |= n->in[k] >= 0 && pj->dep[n->in[k]];
+        if (!any_out || !any_in) continue;
+        rule_fns r = rule_of(n->op);
+        if (!r.project)
+            return zf_fail(err, ZF_ERR_INPUT, "layer '%s': projection through node '%s' (%s) is not defined", layer,
+                           n->name, n->op->type);
+        zf_proj_slot *in = pj->slots, *outs = pj->slots + n->n_in;
+        for (int k = 0; k < n->n_in; k++) {
+            int x = n->in[k];
+            memset(&in[k], 0, sizeof in[k]);
+            if (x < 0) continue;
+            in[k].t = &pj->view[x];
+            in[k].on = in[k].want = pj->dep[x];
+            in[k].g = in[k].on ? pj->g[x] : NULL;
+            if (in[k].on && check_batched(pj, x, layer, err)) return err ? err->code : ZF_ERR_INPUT;
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            int y = n->out[k];
+            memset(&outs[k], 0, sizeof outs[k]);
+            if (y < 0) continue;
+            outs[k].t = &pj->view[y];
+            outs[k].on = pj->has[y];
+            outs[k].g = outs[k].on ? pj->g[y] : NULL;
+            if (outs[k].on) outs[k].box = pj->box[y];
+        }
+        a.n_in = n->n_in;
+        a.n_out = n->n_out;
+        a.in = in;
+        a.out = outs;
+        a.switches = NULL;
+        if (n->switches && n->n_out > 0 && n->out[0] >= 0)
+            a.switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
+        if (r.box_back) r.box_back(n, &a);
+        else zf_proj_box_elementwise(n, &a);
+        for (int k = 0; k < n->n_in; k++) {
+            if (!in[k].on) continue;
+            int x = n->in[k];
+            if (zf_box_is_empty(&in[k].box, in[k].t->ndim)) {
+                in[k].on = 0;
+                continue;
+            }
+            if (o->dense) {
+                zf_box_full(&full, in[k].t);
+                zf_box_grow(pj->g[x], in[k].t, &pj->box[x], pj->has[x], &full);
+            } else {
+                zf_box_grow(pj->g[x], in[k].t, &pj->box[x], pj->has[x], &in[k].box);
+            }
+            pj->has[x] = 1;
+        }
+#ifdef ZF_PROJ_PROFILE
+        struct timespec t0_, t1_;
+        clock_gettime(CLOCK_MONOTONIC, &t0_);
+#endif
+        if (r.project(n, &a, err))
+            return zf_error_prefix(err, "layer '%s': projecting through node '%s' (%s)", layer, n->name, n->op->type);
+        info->nodes++;
+#ifdef ZF_PROJ_PROFILE
+        clock_gettime(CLOCK_MONOTONIC, &t1_);
+        fprintf(stderr, "  %-40s %-10s %8.3f ms  out box", n->name, n->op->type,
+                (t1_.tv_sec - t0_.tv_sec) * 1e3 + (t1_.tv_nsec - t0_.tv_nsec) / 1e6);
+        for (int d = 0; d < outs[0].t->ndim; d++) fprintf(stderr, " %lld:%lld", (long long)outs[0].box.lo[d], (long long)outs[0].box.hi[d]);
+        fprintf(stderr, "\n");
+#endif
+    }
+
+    // The result: the target's signal, zero outside its box.
+    const zf_tensor *tt = &pj->view[target];
+    if (!out->data || !zf_tensor_same_shape(out, tt) || !out->owns) {
+        if (zf_tensor_alloc(out, ZF_F32, tt->ndim, tt->dims, err)) return err ? err->code : ZF_ERR_RUNTIME;
+    } else {
+        memset(out->data, 0, (size_t)zf_tensor_numel(tt) * sizeof(float));
+    }
+    int rank4 = tt->ndim == 4;
+    int64_t TH = rank4 ? tt->dims[2] : 1, TW = rank4 ? tt->dims[3] : 1;
+    if (pj->has[target]) {
+        const zf_box *b = &pj->box[target];
+        zf_box_iter it;
+        for (zf_box_iter_begin(&it, tt, b); !it.done; zf_box_iter_next(&it))
+            memcpy(zf_f32(out) + it.off, pj->g[target] + it.off, (size_t)it.len * sizeof(float));
+        info->box[0][0] = rank4 ? b->lo[2] : 0; info->box[0][1] = rank4 ? b->hi[2] : 1;
+        info->box[1][0] = rank4 ? b->lo[3] : 0; info->box[1][1] = rank4 ? b->hi[3] : 1;
+    } else {
+        info->empty = 1;
+    }
+    // The plan's receptive field of the seed unit.
+    info->rf[0][0] = 0; info->rf[0][1] = TH;
+    info->rf[1][0] = 0; info->rf[1][1] = TW;
+    const zf_rf *rf = &m->values[v].rf;
+    if (rank4 && target == m->inputs[0] && rf->valid && !rf->global && o->seed != ZF_SEED_MAP && t->ndim == 4) {
+        int64_t p[2] = {info->y, info->x}, lim[2] = {TH, TW};
+        for (int ax = 0; ax < 2; ax++) {
+            int64_t lo = p[ax] * rf->jump[ax] + rf->offset[ax], hi = lo + rf->size[ax];
+            info->rf[ax][0] = lo < 0 ? 0 : lo > lim[ax] ? lim[ax] : lo;
+            info->rf[ax][1] = hi < 0 ? 0 : hi > lim[ax] ? lim[ax] : hi;
+        }
+    }
+    return 0;
+}
+
+const float *zf_projector_signal(const zf_projector *pj, int v, int64_t lo[ZF_MAX_DIMS], int64_t hi[ZF_MAX_DIMS]) {
+    if (v < 0 || v >= pj->m->n_values || !pj->has[v]) return NULL;
+    if (lo) memcpy(lo, pj->box[v].lo, sizeof pj->box[v].lo);
+    if (hi) memcpy(hi, pj->box[v].hi, sizeof pj->box[v].hi);
+    return pj->g[v];
+}
