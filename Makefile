@@ -13,6 +13,8 @@ BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 SDL_CFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)
 SDL_LIBS   := $(shell pkg-config --libs sdl2 2>/dev/null)
 LDLIBS  += $(BLAS_LIBS) -lm -pthread
+# Quiet by default; `make V=1` shows every command.
+Q := $(if $(V),,@)
 
 CORE_SRC := $(wildcard core/*.c core/ops/*.c core/onnx/*.c) $(wildcard models/*.c)
 VIZ_SRC  := $(wildcard viz/*.c)
@@ -42,26 +44,32 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/viz/viewer/%.o: viz/viewer/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(SDL_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(SDL_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(VLIB): $(VIZ_OBJ) $(VIEW_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(VLIB) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(VLIB) $(LIB) $(if $(VIEW_OBJ),$(SDL_LIBS)) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(VLIB) $(LIB) $(if $(VIEW_OBJ),$(SDL_LIBS)) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(VLIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(VLIB) $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(VLIB) $(LIB) $(LDLIBS)
 
 tests: $(TEST_BIN)
 
@@ -70,7 +78,7 @@ $(BUILD)/tools/%: tools/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 test: deps-test
-	$(MAKE) all tests
+	@$(MAKE) --no-print-directory all tests
 	tests/run.sh $(BUILD)
 
 deps-test:
@@ -91,13 +99,13 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ZF_ASAN=1 tests/run.sh build-asan
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/zfviz/onnx \
-	    $(DESTDIR)$(PREFIX)/include/zfviz/ops $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/zfviz
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zfviz
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libzfviz.a
-	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/zfviz/
-	install -m 644 core/onnx/onnx.h $(DESTDIR)$(PREFIX)/include/zfviz/onnx/
-	install -m 644 core/ops/op.h $(DESTDIR)$(PREFIX)/include/zfviz/ops/
+	install -m 644 $(LIB) $(VLIB) $(DESTDIR)$(PREFIX)/lib/
+	# Headers keep the repository's layout under include/zfviz/, with zfviz.h on top.
+	for h in core/*.h core/onnx/onnx.h core/ops/op.h models/models.h viz/*.h; do \
+	    install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/zfviz/$$h; done
+	install -m 644 core/zfviz.h $(DESTDIR)$(PREFIX)/include/zfviz/zfviz.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' tools/zfviz.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zfviz.pc
 
 clean:
