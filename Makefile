@@ -96,7 +96,8 @@ asan:
 	@tools/deps.sh test
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDLIBS="$(LDLIBS) -fsanitize=address,undefined" all tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ZF_ASAN=1 tests/run.sh build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ZF_ASAN=1 \
+	    ZF_TORCH_FULL_DIR=$(CURDIR)/build/torch-full tests/run.sh build-asan
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/zfviz

@@ -26,7 +26,7 @@ if ! [ -x "$TEST" ]; then
     echo "FAIL: $TEST not built (make BUILD=$BUILD tests)"
     exit 1
 fi
-root=$BUILD/torch-full
+root=${ZF_TORCH_FULL_DIR:-$BUILD/torch-full}   # make asan shares the plain build's cases
 mkdir -p "$root" || exit 1
 
 # arch and its extra make_refs.py flags (paper sizes and widths are make_refs.py's defaults).
