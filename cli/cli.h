@@ -18,6 +18,8 @@ int cmd_export(int argc, char **argv);
 int cmd_deconv(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_occlude(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 // 1 when argv has -h or --help.
 int cli_wants_help(int argc, char **argv);

@@ -1,6 +1,7 @@
 // cmd_deconv.c: `zfviz deconv MODEL IMAGE --layer L`: project units back to pixel space
 // (deconvnet, guided backprop, gradient; core/project.h) and write PNGs (viz/projection.h).
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -91,13 +92,17 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-// An output path must be writable before any work is done: its folder exists and accepts files.
+// An output path must be writable before any work is done: a probe file is created and removed
+// in its folder (access() says yes to root even where nothing can be created, e.g. /proc).
 static int check_writable(const char *path, zf_error *err) {
-    char buf[4096];
+    char buf[4096], probe[4200];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return zf_fail(err, ZF_ERR_INPUT, "%s: path too long", path);
     const char *dir = dirname(buf);
-    if (access(dir, W_OK))
-        return zf_fail(err, ZF_ERR_INPUT, "%s: cannot write (%s: %s)", path, dir, strerror(errno));
+    snprintf(probe, sizeof probe, "%s/.zfviz-probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return zf_fail(err, ZF_ERR_INPUT, "%s: cannot write (%s: %s)", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     if (!access(path, F_OK) && access(path, W_OK))
         return zf_fail(err, ZF_ERR_INPUT, "%s: cannot write (%s)", path, strerror(errno));
     return 0;
@@ -334,7 +339,7 @@ int cmd_deconv(int argc, char **argv) {
         goto fail;
     double *times = calloc((size_t)repeat, sizeof *times);
     if (!times) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto fail; }
-    double t_all = now_ms(), sum_median = 0;
+    double t_all = now_ms(), sum_median = 0, sum_min = 0;
     for (int k = 0; k < n_units; k++) {
         zf_project_opts o = zf_project_defaults();
         o.rule = rule;
@@ -355,6 +360,7 @@ int cmd_deconv(int argc, char **argv) {
         }
         qsort(times, (size_t)repeat, sizeof *times, cmp_double);
         sum_median += times[repeat / 2];
+        sum_min += times[0];
         memcpy(zf_f32(&raw) + k * per, proj.data, (size_t)per * sizeof(float));
         const zf_project_info *in_ = &infos[k];
         printf("layer %s  unit %lld  at %lld,%lld  act %.6g  rule %s  box %lld:%lld,%lld:%lld%s\n", m.values[lv].name,
@@ -366,8 +372,9 @@ int cmd_deconv(int argc, char **argv) {
     t_all = now_ms() - t_all;
     fflush(stdout);
     if (timing)
-        fprintf(stderr, "deconv: forward %.2f ms; %d projection%s, %.3f ms each (median of %lld), %.1f ms in all\n",
-                t_forward, n_units, n_units == 1 ? "" : "s", sum_median / n_units, repeat, t_all);
+        fprintf(stderr, "deconv: forward %.2f ms; %d projection%s, %.3f ms each (median of %lld; min %.3f), %.1f ms "
+                "in all\n", t_forward, n_units, n_units == 1 ? "" : "s", sum_median / n_units, repeat, sum_min / n_units,
+                t_all);
 
     if (raw_path && (rc = zf_tensor_write_pb(raw_path, &raw, "projection", &err))) goto fail;
     if (!out_path) goto done;

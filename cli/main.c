@@ -17,6 +17,8 @@ static const command commands[] = {
     {"deconv", cmd_deconv, "project units back to pixels (deconvnet, guided, gradient) as PNG"},
     {"view", cmd_view, "interactive feature-map browser (SDL2 window, scripted or headless)"},
     {"eval", cmd_eval, "accuracy, per-class table and confusion matrix over a dataset"},
+    {"occlude", cmd_occlude, "occlusion sensitivity maps (incremental), batch reports over folders"},
+    {"report", cmd_report, "merge occlusion outputs (shards) into one HTML/CSV/JSON report"},
 };
 
 static void usage(FILE *f) {

@@ -31,6 +31,7 @@
 #include "ops/softmax.h"
 #include "ops/gemm.h"
 #include "parallel.h"
+#include "progress.h"
 
 enum { IV_NONE = 0, IV_BOX, IV_FLAT };
 enum { N_SKIP = 0, N_KERNEL, N_POINTWISE, N_BATCHED, N_VIEW, N_LOOP };
@@ -72,7 +73,7 @@ typedef struct inode {
     float pad;
     int rh, rw;                 // KERNEL: region size
     int nfeed;
-    feed feeds[8];
+    feed *feeds;                // one per input slot at most
     double flops_inc, flops_full;   // per position
 } inode;
 
@@ -95,6 +96,7 @@ struct zf_inc {
     int *biy, *bix;             // the batch's start indices (B)
     int *t0, *t1, *t2, *t3;     // per-position temporaries (B each)
     size_t bytes;               // what was (or would be) allocated
+    double *profile;            // optional, n_nodes: seconds per node, added by zf_inc_run
     zf_exec ex;
 };
 
@@ -353,7 +355,6 @@ static int whole_feeds(zf_inc *inc, inode *in, const zf_node *n) {
         if (in_is_const(inc, n, k)) continue;
         ival *iv = &inc->iv[n->in[k]];
         if (iv->kind == IV_NONE) return 1;
-        if (in->nfeed == 8) return 1;
         if (iv->kind == IV_BOX && !iv->is_whole) {
             iv->needs_whole = 1;
             zf_tensor t;
@@ -469,6 +470,7 @@ static int plan_node(zf_inc *inc, int ni, zf_error *err) {
     const zf_node *n = &m->nodes[ni];
     inode *in = &inc->nd[ni];
     in->flops_full = (double)zf_node_flops(n, m->values);
+    if (!(in->feeds = zf_calloc((size_t)n->n_in + 1, sizeof *in->feeds, err))) return ZF_ERR_RUNTIME;
     int n_var = 0, all_whole = 1, all_box = 1, any_none = 0;
     for (int k = 0; k < n->n_in; k++) {
         if (in_is_const(inc, n, k)) continue;
@@ -545,9 +547,6 @@ static int plan_node(zf_inc *inc, int ni, zf_error *err) {
     for (int k = 0; k < n->n_in; k++) {
         if (in_is_const(inc, n, k)) continue;
         ival *x = &inc->iv[n->in[k]];
-        if (in->nfeed == 8)
-            return zf_fail(err, ZF_ERR_INPUT, "%s: node '%s' (%s): too many inputs for occlusion", m->path, n->name,
-                           n->op->type);
         if (x->kind == IV_NONE) {
             add_feed(in, k, F_DIRECT, clean_t(inc, n->in[k]));
             continue;
@@ -568,7 +567,7 @@ void zf_inc_free(zf_inc *inc) {
     if (inc->iv)
         for (int i = 0; i < inc->m->n_values; i++) free(inc->iv[i].lo[0]), free(inc->iv[i].lo[1]);
     if (inc->nd)
-        for (int i = 0; i < inc->m->n_nodes; i++) free(inc->nd[i].fake.params);
+        for (int i = 0; i < inc->m->n_nodes; i++) free(inc->nd[i].fake.params), free(inc->nd[i].feeds);
     free(inc->iv);
     free(inc->nd);
     free(inc->vals);
@@ -639,6 +638,13 @@ static int build(zf_inc **out, zf_model *m, int B, const int64_t *sy, int ny, co
     for (int i = 0; i < m->n_nodes; i++)
         if ((rc = plan_node(inc, i, err))) goto fail;
     rc = ZF_ERR_RUNTIME;
+    // The graph outputs (and a Softmax's logits) are read whole by the caller.
+    for (int i = 0; i < m->n_outputs; i++) {
+        int vo = m->outputs[i];
+        inc->iv[vo].needs_whole = 1;
+        int pr = m->values[vo].producer;
+        if (pr >= 0 && m->nodes[pr].n_in > 0 && m->nodes[pr].in[0] >= 0) inc->iv[m->nodes[pr].in[0]].needs_whole = 1;
+    }
     // Sizes: value buffers (aliases share), whole expansions, the feed arena, scratch.
     size_t total = 0, feed_max = 0;
     for (int i = 0; i < m->n_values; i++) {
@@ -985,10 +991,15 @@ int zf_inc_run(zf_inc *inc, int nb, const int *iy, const int *ix, const float *b
     input_ctx ic = {inc, baseline};
     zf_parallel_for((int64_t)inc->B * x->C * x->h * x->w < (1 << 14) ? NULL : inc->ex.pool, (int64_t)inc->B * x->C,
                     input_planes, &ic);
-    for (int i = 0; i < inc->m->n_nodes; i++)
+    for (int i = 0; i < inc->m->n_nodes; i++) {
+        double t0 = inc->profile ? zf_seconds() : 0;
         if (run_node(inc, i, err)) return err ? err->code : ZF_ERR_RUNTIME;
+        if (inc->profile) inc->profile[i] += zf_seconds() - t0;
+    }
     return 0;
 }
+
+void zf_inc_set_profile(zf_inc *inc, double *seconds) { inc->profile = seconds; }
 
 const float *zf_inc_output(zf_inc *inc, int v, int p, zf_error *err) {
     if (v < 0 || v >= inc->m->n_values || p < 0 || p >= inc->B) {

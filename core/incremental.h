@@ -51,6 +51,8 @@ int zf_inc_batch(const zf_inc *inc);
 // one-line-per-node description of what the plan does (for docs and `--explain`).
 void zf_inc_stats(const zf_inc *inc, double *inc_flops, double *full_flops);
 void zf_inc_describe(const zf_inc *inc, void (*line)(void *ctx, const char *text), void *ctx);
+// Optional: zf_inc_run adds each node's seconds to seconds[node] (n_nodes entries; NULL: off).
+void zf_inc_set_profile(zf_inc *inc, double *seconds);
 void zf_inc_free(zf_inc *inc);
 
 #endif

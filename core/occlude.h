@@ -36,7 +36,7 @@ typedef struct zf_occlude_opts {
     int stride;             // step; 0: 8 at 224, scaled likewise (so the default squares always overlap)
     zf_fill fill;
     float fill_value[3];    // GRAY and VALUE: per input channel (model units); channels > 3 reuse [2]
-    int batch;              // positions per batch; 0: automatic (up to 32, within max_bytes)
+    int batch;              // positions per batch; 0: automatic (up to 128, within max_bytes)
     size_t max_bytes;       // memory for batch buffers; 0: 2 GB
     int naive;              // run every position through the whole network (the slow, simple path)
     int64_t target;         // class index; -1: the top class on the clean input
@@ -94,6 +94,9 @@ int zf_occlude_positions(int64_t *starts, int64_t D, int patch, int stride);
 // writes nothing into it except through the clean forward of zf_occlude_set_input and the naive
 // path's forward passes, after which the clean activations are restored).
 int zf_occlude_create(zf_occluder **out, zf_model *m, const zf_occlude_opts *o, zf_error *err);
+// Changes the fill for the next zf_occlude_set_input (e.g. image inputs fill in pixel units, tensor
+// inputs in model units).
+void zf_occlude_set_fill(zf_occluder *oc, zf_fill fill, const float value[3]);
 // The clean input x (1,C,H,W): runs the clean forward pass, chooses the target (and unit), builds the
 // baseline.
 int zf_occlude_set_input(zf_occluder *oc, const zf_tensor *x, zf_error *err);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include "project.h"
 #include "ops/op.h"
 #include "ops/proj.h"
@@ -50,31 +49,15 @@ int zf_rule_parse(zf_rule *r, const char *name, zf_error *err) {
     return zf_fail(err, ZF_ERR_INPUT, "unknown rule '%s' (deconvnet, guided, gradient)", name ? name : "");
 }
 
-// --- rules: the op's own, or (while an op file is finished elsewhere) the pending table -----------
-
-typedef struct rule_fns {
-    void (*box_back)(const zf_node *, zf_proj_args *);
-    int (*project)(const zf_node *, zf_proj_args *, zf_error *);
-    size_t (*proj_scratch)(const zf_node *, const zf_value *);
-} rule_fns;
-
-static rule_fns rule_of(const zf_op *op) {
-    rule_fns r = {op->box_back, op->project, op->proj_scratch};
-    if (!r.project) {
-        const zf_proj_rule *p = zf_proj_pending(op->type);
-        if (p) {
-            r.box_back = p->box_back;
-            r.project = p->project;
-            r.proj_scratch = p->proj_scratch;
-        }
-    }
-    return r;
-}
-
 // --- create / free --------------------------------------------------------------------------------
 
 static int64_t item_numel(const zf_projector *pj, int v) {
     return zf_tensor_numel(&pj->view[v]);
+}
+
+// Tensors that get a signal buffer: every float tensor the forward pass computes, and the inputs.
+static int tracked(const zf_value *x) {
+    return !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
 }
 
 int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
@@ -93,14 +76,12 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     pj->batched = zf_calloc((size_t)nv + 1, 1, err);
     pj->view = zf_calloc((size_t)nv + 1, sizeof *pj->view, err);
     if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view) goto oom;
-    // Which values get a buffer: every float tensor the forward pass computes (and the inputs).
     size_t total = 0;
     for (int v = 0; v < nv; v++) {
         zf_value *x = &m->values[v];
         pj->view[v] = x->t;
         pj->view[v].owns = 0;
-        int live = !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
-        if (!live) continue;
+        if (!tracked(x)) continue;
         if (pj->batch > 1 && x->t.ndim > 0 && x->t.dims[0] == pj->batch) {
             pj->batched[v] = 1;
             pj->view[v].dims[0] = 1;
@@ -115,9 +96,7 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     }
     float *p = pj->mem;
     for (int v = 0; v < nv; v++) {
-        zf_value *x = &m->values[v];
-        int live = !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
-        if (!live) continue;
+        if (!tracked(&m->values[v])) continue;
         pj->g[v] = p;
         p += ((size_t)item_numel(pj, v) + 15) & ~(size_t)15;
     }
@@ -126,9 +105,8 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     for (int i = 0; i < m->n_nodes; i++) {
         const zf_node *n = &m->nodes[i];
         if (n->n_in + n->n_out > widest) widest = n->n_in + n->n_out;
-        rule_fns r = rule_of(n->op);
-        if (r.proj_scratch) {
-            size_t s = r.proj_scratch(n, m->values);
+        if (n->op->proj_scratch) {
+            size_t s = n->op->proj_scratch(n, m->values);
             if (s > pj->scratch_floats) pj->scratch_floats = s;
         }
     }
@@ -253,6 +231,8 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
     if (v < 0 || v >= m->n_values) return zf_fail(err, ZF_ERR_INPUT, "no tensor to project (index %d)", v);
     const char *layer = value_label(m, v);
     if (o->rule < 0 || o->rule >= ZF_RULE_COUNT) return zf_fail(err, ZF_ERR_INPUT, "unknown projection rule %d", o->rule);
+    if (o->seed != ZF_SEED_MAX && o->seed != ZF_SEED_MAP && o->seed != ZF_SEED_AT)
+        return zf_fail(err, ZF_ERR_INPUT, "unknown seed mode %d", (int)o->seed);
     int target = o->target >= 0 ? o->target : m->inputs[0];
     if (target < 0 || target >= m->n_values || !pj->g[target])
         return zf_fail(err, ZF_ERR_INPUT, "layer '%s': the projection target is not a float tensor of the model", layer);
@@ -338,8 +318,8 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         for (int k = 0; k < n->n_out; k++) any_out |= n->out[k] >= 0 && pj->has[n->out[k]];
         for (int k = 0; k < n->n_in; k++) any_in |= n->in[k] >= 0 && pj->dep[n->in[k]];
         if (!any_out || !any_in) continue;
-        rule_fns r = rule_of(n->op);
-        if (!r.project)
+        const zf_op *op = n->op;
+        if (!op->project)
             return zf_fail(err, ZF_ERR_INPUT, "layer '%s': projection through node '%s' (%s) is not defined", layer,
                            n->name, n->op->type);
         zf_proj_slot *in = pj->slots, *outs = pj->slots + n->n_in;
@@ -368,7 +348,7 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         a.switches = NULL;
         if (n->switches && n->n_out > 0 && n->out[0] >= 0)
             a.switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
-        if (r.box_back) r.box_back(n, &a);
+        if (op->box_back) op->box_back(n, &a);
         else zf_proj_box_elementwise(n, &a);
         for (int k = 0; k < n->n_in; k++) {
             if (!in[k].on) continue;
@@ -385,20 +365,9 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
             }
             pj->has[x] = 1;
         }
-#ifdef ZF_PROJ_PROFILE
-        struct timespec t0_, t1_;
-        clock_gettime(CLOCK_MONOTONIC, &t0_);
-#endif
-        if (r.project(n, &a, err))
+        if (op->project(n, &a, err))
             return zf_error_prefix(err, "layer '%s': projecting through node '%s' (%s)", layer, n->name, n->op->type);
         info->nodes++;
-#ifdef ZF_PROJ_PROFILE
-        clock_gettime(CLOCK_MONOTONIC, &t1_);
-        fprintf(stderr, "  %-40s %-10s %8.3f ms  out box", n->name, n->op->type,
-                (t1_.tv_sec - t0_.tv_sec) * 1e3 + (t1_.tv_nsec - t0_.tv_nsec) / 1e6);
-        for (int d = 0; d < outs[0].t->ndim; d++) fprintf(stderr, " %lld:%lld", (long long)outs[0].box.lo[d], (long long)outs[0].box.hi[d]);
-        fprintf(stderr, "\n");
-#endif
     }
 
     // The result: the target's signal, zero outside its box.

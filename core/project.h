@@ -29,7 +29,8 @@
 // window arithmetic as the receptive field; each rule computes only inside its boxes. `dense`
 // computes on whole tensors instead (the check that boxes lose nothing). The projector allocates
 // one signal buffer per tensor when created; zf_project allocates nothing (except `out` the first
-// time, when it is not already the right shape).
+// time, when it is not already the right shape). One projection at a time per projector; the
+// model's thread pool runs its loops. docs/deconvolution.md explains the choices.
 #ifndef ZF_PROJECT_H
 #define ZF_PROJECT_H
 #include <stdint.h>

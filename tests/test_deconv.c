@@ -20,7 +20,6 @@
 #include <time.h>
 #include "core/graph.h"
 #include "core/project.h"
-#include "core/rng.h"
 #include "core/onnx/onnx.h"
 #include "models/models.h"
 

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "averagepool.h"
 #include "compute_util.h"
+#include "proj.h"
 
 int zf_averagepool_setup(zf_averagepool_params *p, int ndim, const int64_t *x, zf_error *err) {
     if (ndim < 3 || ndim > 2 + ZF_WINDOW_MAX)
@@ -118,6 +119,59 @@ static int64_t ap_flops(const zf_node *n, const zf_value *v) {
     return zf_tensor_numel(&v[n->out[0]].t) * taps;
 }
 
+// --- projection (core/project.h, ops/proj.h): each output's signal spread evenly over the taps
+// it averaged, every rule -------------------------------------------------------------------------
+
+static void ap_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_averagepool_params *p = n->params;
+    zf_proj_box_pool(a, &p->win);
+}
+
+static int ap_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_averagepool_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    zf_pool_geom g;
+    zf_pool_geom_from(&g, &p->win);
+    const int nsp = p->win.nsp, shift = 3 - nsp;
+    int64_t lo[3], hi[3];
+    for (int ax = 0; ax < 3; ax++) {
+        int i = ax - shift;
+        lo[ax] = i < 0 ? 0 : y->box.lo[2 + i];
+        hi[ax] = i < 0 ? 1 : y->box.hi[2 + i];
+    }
+    const int64_t in_plane = g.in[0] * g.in[1] * g.in[2], out_plane = g.out[0] * g.out[1] * g.out[2];
+    for (int64_t c = y->box.lo[1]; c < y->box.hi[1]; c++) {
+        const float *go = y->g + c * out_plane;
+        float *gi = x->g + c * in_plane;
+        for (int64_t od = lo[0]; od < hi[0]; od++) {
+            int64_t d0 = od * g.s[0] - g.pb[0], d_lo, d_hi;
+            zf_pool_axis_range(&d_lo, &d_hi, d0, &g, 0);
+            int64_t nd = count_taps(d0, p->count_include_pad, &g, 0);
+            for (int64_t oh = lo[1]; oh < hi[1]; oh++) {
+                int64_t h0 = oh * g.s[1] - g.pb[1], h_lo, h_hi;
+                zf_pool_axis_range(&h_lo, &h_hi, h0, &g, 1);
+                int64_t nh = count_taps(h0, p->count_include_pad, &g, 1);
+                for (int64_t ow = lo[2]; ow < hi[2]; ow++) {
+                    int64_t w0 = ow * g.s[2] - g.pb[2], w_lo, w_hi;
+                    zf_pool_axis_range(&w_lo, &w_hi, w0, &g, 2);
+                    int64_t count = nd * nh * count_taps(w0, p->count_include_pad, &g, 2);
+                    float v = go[(od * g.out[1] + oh) * g.out[2] + ow];
+                    if (count <= 0 || v == 0.0f) continue;
+                    v /= (float)count;
+                    for (int64_t kd = d_lo; kd < d_hi; kd++)
+                        for (int64_t kh = h_lo; kh < h_hi; kh++) {
+                            float *row = gi + ((d0 + kd * g.d[0]) * g.in[1] + h0 + kh * g.d[1]) * g.in[2] + w0;
+                            for (int64_t kw = w_lo; kw < w_hi; kw++) row[kw * g.d[2]] += v;
+                        }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_averagepool = {
     .type = "AveragePool",
     .params_size = sizeof(zf_averagepool_params),
@@ -126,4 +180,6 @@ const zf_op zf_op_averagepool = {
     .forward = ap_forward,
     .rf = ap_rf,
     .flops = ap_flops,
+    .box_back = ap_box_back,
+    .project = ap_project,
 };

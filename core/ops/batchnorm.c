@@ -3,6 +3,7 @@
 #include <string.h>
 #include "batchnorm.h"
 #include "compute_util.h"
+#include "proj.h"
 
 typedef struct {
     float *out;
@@ -98,10 +99,36 @@ static int bn_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err)
     return 0;
 }
 
+// --- projection (core/project.h, ops/proj.h), every rule: the signal times the channel's
+// scale / sqrt(var + eps); the input's box is the output's ------------------------------------------
+
+static int bn_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_batchnorm_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (zf_proj_only_data(n, a, 1, err)) return err ? err->code : ZF_ERR_INPUT;
+    if (p->training_mode)
+        return zf_fail(err, ZF_ERR_INPUT, "training_mode = 1 (batch statistics) has no projection rule");
+    if (!x->on || !y->on) return 0;
+    const float *scale = zf_f32(a->in[1].t), *var = zf_f32(a->in[4].t);
+    int64_t plane = 1;
+    for (int d = 2; d < x->t->ndim; d++) plane *= x->t->dims[d];
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it)) {
+        int64_t c = it.off / plane % x->t->dims[1];
+        float s = (float)((double)scale[c] / sqrt((double)var[c] + (double)p->epsilon));
+        float *gi = x->g + it.off;
+        const float *go = y->g + it.off;
+        for (int64_t i = 0; i < it.len; i++) gi[i] += s * go[i];
+    }
+    return 0;
+}
+
 const zf_op zf_op_batchnorm = {
     .type = "BatchNormalization",
     .params_size = sizeof(zf_batchnorm_params),
     .parse = bn_parse,
     .shape = bn_shape,
     .forward = bn_forward,
+    .project = bn_project,
 };

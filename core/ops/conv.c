@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include "conv.h"
 #include "compute_util.h"
+#include "proj.h"
+#include <stdint.h>
 
 // A tile whose column matrix is smaller than this many floats is built on the calling thread: waking
 // the pool would cost more than it saves.
@@ -322,6 +324,305 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
     return 2 * zf_tensor_numel(&v[n->out[0]].t) * (zf_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1));
 }
 
+// --- projection (core/project.h, ops/proj.h) -------------------------------------------------
+// Scratch of one conv tile, in floats: tiles of output rows keep it near this.
+#define PROJ_TILE_FLOATS ((int64_t)4 << 20)
+// Below this fraction of nonzeros in a tile of the output signal, the transposed convolution
+// adds one weight row per nonzero (sparse) instead of running the dense GEMM. After unpooling and
+// rectification the deconvnet's signal is mostly zeros (10-20% nonzero on ZFNet's conv1/conv2).
+#define SPARSE_BELOW 0.35
+// Loops smaller than this many multiply-adds run on the calling thread.
+#define PAR_MIN_WORK ((int64_t)1 << 16)
+
+// The input's share is the transposed convolution of the output signal (Zeiler & Fergus: "filter
+// ... using transposed versions of the same filters"); the bias takes no part. Output box rows
+// [oy0, oy1) reach input rows [oy0*s - p, (oy1-1)*s - p + (k-1)*d + 1): zf_box_window.
+
+static void conv_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_conv_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    const int64_t Kg = p->K / p->group, Cg = p->C / p->group;
+    memset(&x->box, 0, sizeof x->box);
+    x->box.hi[0] = 1;
+    x->box.lo[1] = y->box.lo[1] / Kg * Cg;
+    x->box.hi[1] = ((y->box.hi[1] - 1) / Kg + 1) * Cg;
+    zf_box_window(&x->box.lo[2], &x->box.hi[2], y->box.lo[2], y->box.hi[2], p->kh, p->sh, p->ph, p->dh, p->H);
+    zf_box_window(&x->box.lo[3], &x->box.hi[3], y->box.lo[3], y->box.hi[3], p->kw, p->sw, p->pw, p->dw, p->W);
+}
+
+// Output positions per tile: scratch = tile * (G rows + col rows + sparse index) floats.
+static int64_t conv_tile_positions(const zf_conv_params *p) {
+    int64_t ckk = p->C / p->group * p->kh * p->kw, Kg = p->K / p->group;
+    int64_t per = ckk + 3 * Kg + 6;   // + a tap_span (4 floats)
+    int64_t t = PROJ_TILE_FLOATS / per;
+    if (t < p->OW) t = p->OW;
+    if (t > p->OH * p->OW) t = p->OH * p->OW;
+    return t;
+}
+
+static size_t conv_proj_scratch(const zf_node *n, const zf_value *v) {
+    const zf_conv_params *p = n->params;
+    int64_t ckk = p->C / p->group * p->kh * p->kw, Kg = p->K / p->group;
+    return (size_t)(conv_tile_positions(p) * (ckk + 3 * Kg + 6) + 64);
+}
+
+typedef struct tap_span tap_span;
+
+typedef struct {
+    float *gin;                 // input signal (C,H,W)
+    const float *col;           // element (r, q) of the columns: col[r*rs + q*ps]
+    int64_t rs, ps;
+    int64_t c0;                 // first input channel of the group
+    int64_t oy0, oy1, ox0, ox1; // the tile of output positions
+    const zf_conv_params *p;
+    const tap_span *spans;      // colT layout: per position of the tile
+} col2im_box_ctx;
+
+// Adds the columns back into input channels [c0 + cb, c0 + ce) for the tile's positions (the
+// adjoint of im2col on that box). Rows of col (ps == 1): one (channel, tap) row at a time.
+static void col2im_rows_range(void *vc, int64_t cb, int64_t ce) {
+    const col2im_box_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t H = p->H, W = p->W, bw = c->ox1 - c->ox0;
+    for (int64_t ch = cb; ch < ce; ch++) {
+        float *plane = c->gin + (c->c0 + ch) * H * W;
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++) {
+                const float *src = c->col + ((ch * p->kh + ki) * p->kw + kj) * c->rs;
+                // Output columns whose input column lies inside: 0 <= ox*sw - pw + kj*dw < W.
+                const int64_t off = kj * p->dw - p->pw;
+                int64_t lo = off >= 0 ? 0 : (-off + p->sw - 1) / p->sw;
+                int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / p->sw + 1;
+                if (lo < c->ox0) lo = c->ox0;
+                if (hi > c->ox1) hi = c->ox1;
+                if (hi <= lo) continue;
+                for (int64_t oy = c->oy0; oy < c->oy1; oy++) {
+                    int64_t iy = oy * p->sh - p->ph + ki * p->dh;
+                    if (iy < 0 || iy >= H) continue;
+                    float *row = plane + iy * W + lo * p->sw + off;
+                    const float *s = src + ((oy - c->oy0) * bw + lo - c->ox0) * c->ps;
+                    const int64_t m = hi - lo;
+                    if (p->sw == 1)
+                        for (int64_t i = 0; i < m; i++) row[i] += s[i];
+                    else
+                        for (int64_t i = 0; i < m; i++) row[i * p->sw] += s[i];
+                }
+            }
+    }
+}
+
+// Where each position of a tile sits in the input: offset of its tap (0, 0) in a plane and the taps
+// [ki0, ki1) x [kj0, kj1) that land inside (computed once per tile, used for every channel).
+struct tap_span {
+    int64_t base;
+    int16_t ki0, ki1, kj0, kj1;
+};
+
+static void tap_spans(tap_span *t, int64_t oy0, int64_t oy1, int64_t ox0, int64_t ox1, const zf_conv_params *p) {
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+        const int64_t y0 = oy * p->sh - p->ph;
+        int64_t ki0 = 0, ki1 = p->kh;
+        while (ki0 < ki1 && y0 + ki0 * p->dh < 0) ki0++;
+        while (ki1 > ki0 && y0 + (ki1 - 1) * p->dh >= p->H) ki1--;
+        for (int64_t ox = ox0; ox < ox1; ox++, t++) {
+            const int64_t x0 = ox * p->sw - p->pw;
+            int64_t kj0 = 0, kj1 = p->kw;
+            while (kj0 < kj1 && x0 + kj0 * p->dw < 0) kj0++;
+            while (kj1 > kj0 && x0 + (kj1 - 1) * p->dw >= p->W) kj1--;
+            t->base = y0 * p->W + x0;
+            t->ki0 = (int16_t)ki0, t->ki1 = (int16_t)ki1, t->kj0 = (int16_t)kj0, t->kj1 = (int16_t)kj1;
+        }
+    }
+}
+
+// Same from colT (P, ckk) (rs == 1): channel by channel (its plane stays in cache), position by
+// position, each position's taps a contiguous piece of its row.
+static void col2im_positions_range(void *vc, int64_t cb, int64_t ce) {
+    const col2im_box_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t W = p->W, kk = p->kh * p->kw, kw = p->kw, dh = p->dh * W, dw = p->dw;
+    const int64_t P = (c->oy1 - c->oy0) * (c->ox1 - c->ox0);
+    for (int64_t ch = cb; ch < ce; ch++) {
+        float *plane = c->gin + (c->c0 + ch) * p->H * W;
+        const float *col = c->col + ch * kk;
+        for (int64_t q = 0; q < P; q++) {
+            const tap_span *t = &c->spans[q];
+            const float *sc = col + q * c->ps;
+            float *b = plane + t->base;   // tap (0, 0); only taps inside are touched
+            if (dw == 1)
+                for (int64_t ki = t->ki0; ki < t->ki1; ki++)
+                    for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj] += sc[ki * kw + kj];
+            else
+                for (int64_t ki = t->ki0; ki < t->ki1; ki++)
+                    for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj * dw] += sc[ki * kw + kj];
+        }
+    }
+}
+
+// colT (P, ckk) = sparse G^T (P, nk) times W (nk, ckk): each position's row is the sum of the
+// weight rows of its nonzero channels, times their signal. Work items are (64-wide block of taps,
+// 32 positions); a block's accumulator stays in registers while the nonzeros stream by.
+typedef float v8f __attribute__((vector_size(32)));
+#define SPMM_BLOCK 64
+#define SPMM_QS 32
+
+typedef struct {
+    float *colT;
+    const float *w;             // weight rows of the tile's output channels, ckk each
+    const int32_t *start;       // per position: [start[q], start[q+1]) in idx/val
+    const int32_t *idx;
+    const float *val;
+    int64_t ckk, P, n_blocks, n_qblocks;
+} spmm_ctx;
+
+static void spmm_range(void *vc, int64_t i0, int64_t i1) {
+    const spmm_ctx *c = vc;
+    const int64_t ckk = c->ckk;
+    for (int64_t item = i0; item < i1; item++) {
+        int64_t r0 = item % c->n_blocks * SPMM_BLOCK, q0 = item / c->n_blocks * SPMM_QS;
+        int64_t q1 = q0 + SPMM_QS < c->P ? q0 + SPMM_QS : c->P;
+        int64_t len = ckk - r0 < SPMM_BLOCK ? ckk - r0 : SPMM_BLOCK;
+        for (int64_t q = q0; q < q1; q++) {
+            float *dst = c->colT + q * ckk + r0;
+            if (len == SPMM_BLOCK) {
+                // Eight separate accumulators: an array would live in memory, not in registers.
+                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
+                for (int32_t e = c->start[q]; e < c->start[q + 1]; e++) {
+                    const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
+                    const float v = c->val[e];
+                    const v8f vv = {v, v, v, v, v, v, v, v};
+#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
+                    a0 += vv * SPMM_LOAD(0);
+                    a1 += vv * SPMM_LOAD(1);
+                    a2 += vv * SPMM_LOAD(2);
+                    a3 += vv * SPMM_LOAD(3);
+                    a4 += vv * SPMM_LOAD(4);
+                    a5 += vv * SPMM_LOAD(5);
+                    a6 += vv * SPMM_LOAD(6);
+                    a7 += vv * SPMM_LOAD(7);
+#undef SPMM_LOAD
+                }
+                memcpy(dst, &a0, sizeof a0);
+                memcpy(dst + 8, &a1, sizeof a1);
+                memcpy(dst + 16, &a2, sizeof a2);
+                memcpy(dst + 24, &a3, sizeof a3);
+                memcpy(dst + 32, &a4, sizeof a4);
+                memcpy(dst + 40, &a5, sizeof a5);
+                memcpy(dst + 48, &a6, sizeof a6);
+                memcpy(dst + 56, &a7, sizeof a7);
+            } else {
+                // The last, partial block: whole vectors of 8, then the rest.
+                const int64_t nv = len / 8;
+                v8f acc[SPMM_BLOCK / 8] = {{0}};
+                float tail[8] = {0};
+                for (int32_t e = c->start[q]; e < c->start[q + 1]; e++) {
+                    const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
+                    const float v = c->val[e];
+                    const v8f vv = {v, v, v, v, v, v, v, v};
+                    for (int64_t j = 0; j < nv; j++) {
+                        v8f t;
+                        memcpy(&t, wr + 8 * j, sizeof t);
+                        acc[j] += vv * t;
+                    }
+                    for (int64_t i = nv * 8; i < len; i++) tail[i - nv * 8] += v * wr[i];
+                }
+                memcpy(dst, acc, (size_t)nv * sizeof(v8f));
+                memcpy(dst + nv * 8, tail, (size_t)(len - nv * 8) * sizeof(float));
+            }
+        }
+    }
+}
+
+static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_conv_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (zf_proj_only_data(n, a, 1, err)) return err ? err->code : ZF_ERR_INPUT;
+    if (!x->on || !y->on) return 0;
+    const float *w = zf_f32(a->in[1].t), *gout = y->g;
+    const int64_t G = p->group, Kg = p->K / G, Cg = p->C / G, ckk = Cg * p->kh * p->kw;
+    const int64_t OHW = p->OH * p->OW;
+    const int64_t oy0 = y->box.lo[2], oy1 = y->box.hi[2], ox0 = y->box.lo[3], ox1 = y->box.hi[3];
+    const int64_t bw = ox1 - ox0;
+    if (oy1 <= oy0 || bw <= 0) return 0;
+    int64_t rows = conv_tile_positions(p) / bw;
+    if (rows < 1) rows = 1;
+    for (int64_t g = y->box.lo[1] / Kg; g * Kg < y->box.hi[1]; g++) {
+        int64_t k0 = g * Kg > y->box.lo[1] ? g * Kg : y->box.lo[1];
+        int64_t k1 = (g + 1) * Kg < y->box.hi[1] ? (g + 1) * Kg : y->box.hi[1];
+        int64_t nk = k1 - k0;
+        for (int64_t ty0 = oy0; ty0 < oy1; ty0 += rows) {
+            int64_t ty1 = ty0 + rows < oy1 ? ty0 + rows : oy1, P = (ty1 - ty0) * bw;
+            // Scratch: Gs (nk, P) | col (ckk, P) or colT (P, ckk) | start (P+1) | idx, val (nnz) | cursor (P)
+            float *Gs = a->scratch, *col = Gs + nk * P;
+            int32_t *start = (int32_t *)(col + ckk * P), *idx = start + P + 1;
+            float *val = (float *)(idx + nk * P);
+            int32_t *fill = (int32_t *)(val + nk * P);
+            tap_span *spans = (tap_span *)(((uintptr_t)(fill + P) + 15) & ~(uintptr_t)15);
+            // Nonzeros per position, reading the signal row by row (one pass, no copy yet).
+            int64_t nnz = 0;
+            for (int64_t q = 0; q <= P; q++) start[q] = 0;
+            for (int64_t j = 0; j < nk; j++)
+                for (int64_t oy = ty0; oy < ty1; oy++) {
+                    const float *r = gout + (k0 + j) * OHW + oy * p->OW + ox0;
+                    int32_t *cnt = start + 1 + (oy - ty0) * bw;
+                    for (int64_t i = 0; i < bw; i++) cnt[i] += r[i] != 0.0f;
+                }
+            for (int64_t q = 0; q < P; q++) start[q + 1] += start[q];
+            nnz = start[P];
+            if (!nnz) continue;
+            const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
+            if (sparse) {
+                // Per position, its nonzero channels (CSR), filled in a second pass.
+                memcpy(fill, start, (size_t)P * sizeof *fill);
+                for (int64_t j = 0; j < nk; j++)
+                    for (int64_t oy = ty0; oy < ty1; oy++) {
+                        const float *r = gout + (k0 + j) * OHW + oy * p->OW + ox0;
+                        int32_t *cur = fill + (oy - ty0) * bw;
+                        for (int64_t i = 0; i < bw; i++)
+                            if (r[i] != 0.0f) {
+                                idx[cur[i]] = (int32_t)j;
+                                val[cur[i]++] = r[i];
+                            }
+                    }
+            } else {
+                for (int64_t j = 0; j < nk; j++)
+                    for (int64_t oy = ty0; oy < ty1; oy++)
+                        memcpy(Gs + j * P + (oy - ty0) * bw, gout + (k0 + j) * OHW + oy * p->OW + ox0,
+                               (size_t)bw * sizeof(float));
+            }
+            col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, spans};
+            zf_range_fn back = col2im_positions_range;
+            if (sparse) {
+                spmm_ctx sc = {col, w + k0 * ckk, start, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
+                               (P + SPMM_QS - 1) / SPMM_QS};
+                zf_parallel_for(nnz * ckk < PAR_MIN_WORK ? NULL : a->pool, sc.n_blocks * sc.n_qblocks, spmm_range, &sc);
+            } else if (P > ckk) {
+                // Many positions, few taps (conv1): col (ckk, P) = W[k0:k1]^T (ckk, nk) * Gs (nk, P)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
+                            (int)ckk, Gs, (int)P, 0.0f, col, (int)P);
+                cc.rs = P;
+                cc.ps = 1;
+                back = col2im_rows_range;
+            } else {
+                // colT (P, ckk) = Gs^T (P, nk) * W[k0:k1] (nk, ckk): the weights read once, in order
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)ckk, (int)nk, 1.0f, Gs, (int)P,
+                            w + k0 * ckk, (int)ckk, 0.0f, col, (int)ckk);
+            }
+            if (back == col2im_positions_range) tap_spans(spans, ty0, ty1, ox0, ox1, p);
+            zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, back, &cc);
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_conv = {
     .type = "Conv",
     .params_size = sizeof(zf_conv_params),
@@ -330,4 +631,7 @@ const zf_op zf_op_conv = {
     .forward = conv_forward,
     .rf = conv_rf,
     .flops = conv_flops,
+    .box_back = conv_box_back,
+    .project = conv_project,
+    .proj_scratch = conv_proj_scratch,
 };

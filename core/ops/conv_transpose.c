@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include "conv_transpose.h"
 #include "compute_util.h"
+#include "proj.h"
 
 // Python's floor division: the ONNX reference splits a negative total padding with it.
 static int64_t floordiv2(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
@@ -175,6 +176,108 @@ static int64_t ct_flops(const zf_node *n, const zf_value *v) {
     return 2 * zf_tensor_numel(&v[n->in[0]].t) * (zf_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1));
 }
 
+// Scratch of one tile, in floats.
+#define PROJ_TILE_FLOATS ((int64_t)4 << 20)
+
+// --- projection (core/project.h, ops/proj.h) -------------------------------------------------
+// The gradient of a transposed convolution is the convolution: im2col of the output signal on the
+// geometry of the convolution it transposes (p->adj), then W_g (Cg, Kg*kh*kw) times the columns.
+
+static void ct_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_conv_transpose_params *p = n->params;
+    const zf_conv_params *c = &p->adj;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    const int64_t Kg = p->K / p->group, Cg = p->C / p->group;
+    memset(&x->box, 0, sizeof x->box);
+    x->box.hi[0] = 1;
+    x->box.lo[1] = y->box.lo[1] / Kg * Cg;
+    x->box.hi[1] = ((y->box.hi[1] - 1) / Kg + 1) * Cg;
+    // Input unit i writes output units [i*s - p, i*s - p + (k-1)*d]: the inputs that reach [lo, hi).
+    const int64_t k[2] = {c->kh, c->kw}, s[2] = {c->sh, c->sw}, pb[2] = {c->ph, c->pw}, d[2] = {c->dh, c->dw};
+    const int64_t nin[2] = {p->H, p->W};
+    for (int ax = 0; ax < 2; ax++) {
+        int64_t lo = y->box.lo[2 + ax], hi = y->box.hi[2 + ax];
+        int64_t num = lo + pb[ax] - (k[ax] - 1) * d[ax];
+        int64_t i0 = num <= 0 ? 0 : (num + s[ax] - 1) / s[ax];
+        int64_t i1 = (hi - 1 + pb[ax]) < 0 ? 0 : (hi - 1 + pb[ax]) / s[ax] + 1;
+        if (i1 > nin[ax]) i1 = nin[ax];
+        if (i1 < i0) i1 = i0;
+        x->box.lo[2 + ax] = i0;
+        x->box.hi[2 + ax] = i1;
+    }
+}
+
+static int64_t ct_tile_positions(const zf_conv_transpose_params *p) {
+    int64_t per = p->K / p->group * p->adj.kh * p->adj.kw + p->C / p->group;
+    int64_t t = PROJ_TILE_FLOATS / per;
+    if (t < p->W) t = p->W;
+    if (t > p->H * p->W) t = p->H * p->W;
+    return t;
+}
+
+static size_t ct_proj_scratch(const zf_node *n, const zf_value *v) {
+    const zf_conv_transpose_params *p = n->params;
+    int64_t per = p->K / p->group * p->adj.kh * p->adj.kw + p->C / p->group;
+    return (size_t)(ct_tile_positions(p) * per + 64);
+}
+
+static int ct_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_conv_transpose_params *p = n->params;
+    const zf_conv_params *c = &p->adj;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (zf_proj_only_data(n, a, 1, err)) return err ? err->code : ZF_ERR_INPUT;
+    if (!x->on || !y->on) return 0;
+    const float *w = zf_f32(a->in[1].t), *gout = y->g;
+    const int64_t G = p->group, Kg = p->K / G, Cg = p->C / G, kk = c->kh * c->kw, rows_k = Kg * kk;
+    const int64_t iy0 = x->box.lo[2], iy1 = x->box.hi[2], ix0 = x->box.lo[3], ix1 = x->box.hi[3], bw = ix1 - ix0;
+    const zf_box *ob = &y->box;
+    if (bw <= 0) return 0;
+    int64_t rows = ct_tile_positions(p) / bw;
+    if (rows < 1) rows = 1;
+    for (int64_t g = x->box.lo[1] / Cg; g * Cg < x->box.hi[1]; g++) {
+        for (int64_t ty0 = iy0; ty0 < iy1; ty0 += rows) {
+            int64_t ty1 = ty0 + rows < iy1 ? ty0 + rows : iy1, P = (ty1 - ty0) * bw;
+            float *col = a->scratch, *res = col + rows_k * P;
+            // col[(k, ki, kj)][q] = output signal at the position input q reads through tap (ki, kj),
+            // zero outside the output's box.
+            for (int64_t r = 0; r < rows_k; r++) {
+                int64_t k = g * Kg + r / kk, ki = r % kk / c->kw, kj = r % c->kw;
+                float *dst = col + r * P;
+                int kin = k >= ob->lo[1] && k < ob->hi[1];
+                for (int64_t iy = ty0; iy < ty1; iy++) {
+                    int64_t oy = iy * c->sh - c->ph + ki * c->dh;
+                    int yin = kin && oy >= ob->lo[2] && oy < ob->hi[2];
+                    for (int64_t ix = ix0; ix < ix1; ix++, dst++) {
+                        int64_t ox = ix * c->sw - c->pw + kj * c->dw;
+                        *dst = yin && ox >= ob->lo[3] && ox < ob->hi[3] ? gout[(k * c->H + oy) * c->W + ox] : 0.0f;
+                    }
+                }
+            }
+            // res (Cg, P) = W_g (Cg, Kg*kh*kw) * col
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Cg, (int)P, (int)rows_k, 1.0f,
+                        w + g * Cg * rows_k, (int)rows_k, col, (int)P, 0.0f, res, (int)P);
+            for (int64_t ch = 0; ch < Cg; ch++) {
+                int64_t cc = g * Cg + ch;
+                if (cc < x->box.lo[1] || cc >= x->box.hi[1]) continue;
+                const float *src = res + ch * P;
+                for (int64_t iy = ty0; iy < ty1; iy++) {
+                    float *dst = x->g + (cc * p->H + iy) * p->W + ix0;
+                    for (int64_t i = 0; i < bw; i++) dst[i] += src[(iy - ty0) * bw + i];
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_conv_transpose = {
     .type = "ConvTranspose",
     .params_size = sizeof(zf_conv_transpose_params),
@@ -183,4 +286,7 @@ const zf_op zf_op_conv_transpose = {
     .forward = ct_forward,
     .rf = ct_rf,
     .flops = ct_flops,
+    .box_back = ct_box_back,
+    .project = ct_project,
+    .proj_scratch = ct_proj_scratch,
 };

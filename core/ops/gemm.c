@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include "gemm.h"
 #include "compute_util.h"
+#include "proj.h"
 
 void zf_gemm_forward(float *out, const float *a, const float *b, const float *c, int64_t c_rows, int64_t c_cols,
                      const zf_gemm_params *p) {
@@ -101,6 +102,85 @@ static int64_t gemm_flops(const zf_node *n, const zf_value *v) {
     return 2 * p->M * p->N * p->K;
 }
 
+// --- projection (core/project.h, ops/proj.h), every rule: Y = alpha op(A) op(B) + beta C ------------
+// dA = alpha dY op(B)^T (transposed back when transA), dB likewise, dC = beta dY summed over the
+// axes C is broadcast along. Only the output box's rows [r0, r1) and columns [c0, c1) take part.
+
+static void gemm_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_gemm_params *p = n->params;
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 0; k < a->n_in; k++) {
+        zf_proj_slot *s = &a->in[k];
+        if (!s->on) continue;
+        if (!y->on) {
+            s->on = 0;
+            continue;
+        }
+        zf_box_full(&s->box, s->t);
+        if (k == 0 && !p->trans_a) {
+            s->box.lo[0] = y->box.lo[0];
+            s->box.hi[0] = y->box.hi[0];
+        }
+    }
+    if (a->n_in > 2 && a->in[2].on) {
+        // C: broadcast against (M, N) from the right.
+        zf_proj_slot *s = &a->in[2];
+        int r = s->t->ndim;
+        for (int d = 0; d < r; d++) {
+            int od = d + 2 - r;
+            if (od >= 0 && s->t->dims[d] == y->t->dims[od] && y->t->dims[od] != 1) {
+                s->box.lo[d] = y->box.lo[od];
+                s->box.hi[d] = y->box.hi[od];
+            }
+        }
+    }
+}
+
+static int gemm_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_gemm_params *p = n->params;
+    const zf_proj_slot *y = &a->out[0];
+    if (!y->on) return 0;
+    const zf_tensor *At = a->in[0].t, *Bt = a->in[1].t;
+    const int64_t M = p->trans_a ? At->dims[1] : At->dims[0], K = p->trans_a ? At->dims[0] : At->dims[1];
+    const int64_t N = p->trans_b ? Bt->dims[0] : Bt->dims[1];
+    const int64_t r0 = y->box.lo[0], r1 = y->box.hi[0], c0 = y->box.lo[1], c1 = y->box.hi[1];
+    const int R = (int)(r1 - r0), Nc = (int)(c1 - c0);
+    if (R <= 0 || Nc <= 0) return 0;
+    const float *dy = y->g + r0 * N + c0, *A = zf_f32(At), *B = zf_f32(Bt);
+    const float alpha = p->alpha;
+    if (a->in[0].on) {
+        float *dA = a->in[0].g;
+        if (!p->trans_a)   // dA[r0:r1, :] += alpha dY_sub (R, Nc) op(B)[:, c0:c1]^T (Nc, K)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, p->trans_b ? CblasNoTrans : CblasTrans, R, (int)K, Nc, alpha, dy,
+                        (int)N, p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, 1.0f, dA + r0 * K,
+                        (int)K);
+        else               // dA (K, M)[:, r0:r1] += alpha op(B)[:, c0:c1] (K, Nc) dY_sub^T (Nc, R)
+            cblas_sgemm(CblasRowMajor, p->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, (int)K, R, Nc, alpha,
+                        p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, dy, (int)N, 1.0f, dA + r0,
+                        (int)M);
+    }
+    if (a->in[1].on) {
+        float *dB = a->in[1].g;
+        if (!p->trans_b)   // dB (K, N)[:, c0:c1] += alpha op(A)[r0:r1, :]^T (K, R) dY_sub (R, Nc)
+            cblas_sgemm(CblasRowMajor, p->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)K, Nc, R, alpha,
+                        p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, dy, (int)N, 1.0f, dB + c0,
+                        (int)N);
+        else               // dB (N, K)[c0:c1, :] += alpha dY_sub^T (Nc, R) op(A)[r0:r1, :] (R, K)
+            cblas_sgemm(CblasRowMajor, CblasTrans, p->trans_a ? CblasTrans : CblasNoTrans, Nc, (int)K, R, alpha, dy,
+                        (int)N, p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, 1.0f, dB + c0 * K,
+                        (int)K);
+    }
+    if (a->n_in > 2 && a->in[2].on) {
+        const zf_tensor *Ct = a->in[2].t;
+        int64_t cr = Ct->ndim == 2 ? Ct->dims[0] : 1, cc = Ct->ndim >= 1 ? Ct->dims[Ct->ndim - 1] : 1;
+        float *dC = a->in[2].g;
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t c = c0; c < c1; c++)
+                dC[(cr == 1 ? 0 : r) * cc + (cc == 1 ? 0 : c)] += p->beta * y->g[r * N + c];
+    }
+    return 0;
+}
+
 const zf_op zf_op_gemm = {
     .type = "Gemm",
     .params_size = sizeof(zf_gemm_params),
@@ -109,4 +189,6 @@ const zf_op zf_op_gemm = {
     .forward = gemm_forward,
     .rf = gemm_rf,
     .flops = gemm_flops,
+    .box_back = gemm_box_back,
+    .project = gemm_project,
 };

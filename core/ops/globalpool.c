@@ -2,6 +2,7 @@
 #include <math.h>
 #include "globalpool.h"
 #include "compute_util.h"
+#include "proj.h"
 
 typedef struct {
     float *out;
@@ -74,11 +75,57 @@ static int gmax_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
 
 static void gp_rf(const zf_node *n, zf_value *v) { zf_rf_global(&v[n->out[0]].rf, &v[n->in[0]].rf); }
 
+// --- projection (core/project.h, ops/proj.h), every rule: the average spreads its signal over the
+// plane, the maximum sends it to the position it took --------------------------------------------
+
+static void gp_box_back(const zf_node *n, zf_proj_args *a) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    zf_box_full(&x->box, x->t);
+    x->box.lo[1] = y->box.lo[1];
+    x->box.hi[1] = y->box.hi[1];
+}
+
+static int gp_project(const zf_node *n, zf_proj_args *a, int is_max) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    int64_t plane = 1;
+    for (int d = 2; d < x->t->ndim; d++) plane *= x->t->dims[d];
+    const float *xf = zf_f32(x->t);
+    for (int64_t c = y->box.lo[1]; c < y->box.hi[1]; c++) {
+        float v = y->g[c];
+        float *gi = x->g + c * plane;
+        if (!is_max) {
+            v /= (float)plane;
+            for (int64_t i = 0; i < plane; i++) gi[i] += v;
+            continue;
+        }
+        // The position the forward pass took (first maximum; NaN wins, as in the forward kernel).
+        const float *xc = xf + c * plane;
+        int64_t at = 0;
+        for (int64_t i = 1; i < plane; i++)
+            if (xc[i] > xc[at] || (isnan(xc[i]) && !isnan(xc[at]))) at = i;
+        gi[at] += v;
+    }
+    return 0;
+}
+
+static int gavg_project(const zf_node *n, zf_proj_args *a, zf_error *err) { return gp_project(n, a, 0); }
+static int gmax_project(const zf_node *n, zf_proj_args *a, zf_error *err) { return gp_project(n, a, 1); }
+
 const zf_op zf_op_global_averagepool = {
     .type = "GlobalAveragePool",
     .shape = gp_shape,
     .forward = gavg_forward,
     .rf = gp_rf,
+    .box_back = gp_box_back,
+    .project = gavg_project,
 };
 
 const zf_op zf_op_global_maxpool = {
@@ -86,4 +133,6 @@ const zf_op zf_op_global_maxpool = {
     .shape = gp_shape,
     .forward = gmax_forward,
     .rf = gp_rf,
+    .box_back = gp_box_back,
+    .project = gmax_project,
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "lrn.h"
 #include "compute_util.h"
+#include "proj.h"
 
 typedef struct {
     float *out;
@@ -84,6 +85,92 @@ static int64_t lrn_flops(const zf_node *n, const zf_value *v) {
     return zf_tensor_numel(&v[n->out[0]].t) * (2 * p->size + 4);
 }
 
+// --- projection (core/project.h, ops/proj.h) -------------------------------------------------
+// deconvnet: passed through unchanged ("no contrast normalization on the way down"). guided and
+// gradient: the true gradient of y_c = x_c * D_c^-beta, D_c = bias + alpha/size * sum_{i in win(c)} x_i^2:
+//   dx_j = g_j D_j^-beta - (2 alpha beta / size) x_j sum_{c : j in win(c)} g_c x_c D_c^(-beta-1)
+// with win(c) = [c - floor((size-1)/2), c + ceil((size-1)/2)].
+
+static void lrn_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_lrn_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    x->box = y->box;
+    if (a->rule == ZF_RULE_DECONVNET) return;
+    const int64_t before = (p->size - 1) / 2, after = p->size - 1 - before, C = x->t->dims[1];
+    x->box.lo[1] = y->box.lo[1] - before < 0 ? 0 : y->box.lo[1] - before;
+    x->box.hi[1] = y->box.hi[1] + after > C ? C : y->box.hi[1] + after;
+}
+
+// Scratch: D^-beta and T = g x D^(-beta-1) for every channel of the output's box, one row of
+// positions (the last axis) at a time.
+static size_t lrn_proj_scratch(const zf_node *n, const zf_value *v) {
+    const zf_tensor *x = &v[n->in[0]].t;
+    if (x->ndim < 2) return 0;
+    int64_t row = x->ndim > 2 ? x->dims[x->ndim - 1] : 1;
+    return (size_t)(2 * x->dims[1] * row + 16);
+}
+
+static int lrn_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_lrn_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    if (a->rule == ZF_RULE_DECONVNET) return zf_proj_identity(n, a, err);
+    const int64_t C = x->t->dims[1], before = (p->size - 1) / 2, after = p->size - 1 - before;
+    int64_t plane = 1;
+    for (int d = 2; d < x->t->ndim; d++) plane *= x->t->dims[d];
+    const int64_t c0 = y->box.lo[1], c1 = y->box.hi[1], j0 = x->box.lo[1], j1 = x->box.hi[1];
+    const float scale = p->alpha / (float)p->size, beta = p->beta, k2 = -2.0f * scale * beta;
+    const float *xf = zf_f32(x->t);
+    // Rows of positions (every axis after the channel axis), each with all channels of the boxes.
+    zf_box sp = x->box;
+    sp.lo[1] = 0;
+    sp.hi[1] = 1;
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, x->t, &sp); !it.done; zf_box_iter_next(&it)) {
+        const int64_t L = it.len, o = it.off;   // o: channel 0 of the row's first position
+        float *dpow = a->scratch, *T = dpow + (c1 - c0) * L;
+        for (int64_t c = c0; c < c1; c++) {
+            int64_t lo = c - before < 0 ? 0 : c - before, hi = c + after >= C ? C - 1 : c + after;
+            float *dp = dpow + (c - c0) * L, *t = T + (c - c0) * L;
+            const float *xc = xf + o + c * plane, *gc = y->g + o + c * plane;
+            for (int64_t i = 0; i < L; i++) dp[i] = 0.0f;
+            for (int64_t k = lo; k <= hi; k++) {
+                const float *xk = xf + o + k * plane;
+                for (int64_t i = 0; i < L; i++) dp[i] += xk[i] * xk[i];
+            }
+            for (int64_t i = 0; i < L; i++) {
+                float D = p->bias + scale * dp[i];
+                // D^-0.75 = 1 / sqrt(D sqrt(D)), as the forward pass computes it
+                float Dp = beta == 0.75f ? 1.0f / sqrtf(D * sqrtf(D)) : powf(D, -beta);
+                dp[i] = Dp;
+                t[i] = gc[i] * xc[i] * Dp / D;
+            }
+        }
+        for (int64_t j = j0; j < j1; j++) {
+            // the T_c of the outputs whose window contains j: c in [j - after, j + before] within [c0, c1)
+            int64_t lo = j - after > c0 ? j - after : c0, hi = j + before + 1 < c1 ? j + before + 1 : c1;
+            float *gj = x->g + o + j * plane;
+            const float *xj = xf + o + j * plane;
+            for (int64_t c = lo; c < hi; c++) {
+                const float *t = T + (c - c0) * L;
+                for (int64_t i = 0; i < L; i++) gj[i] += k2 * xj[i] * t[i];
+            }
+            if (j >= c0 && j < c1) {
+                const float *dp = dpow + (j - c0) * L, *gy = y->g + o + j * plane;
+                for (int64_t i = 0; i < L; i++) gj[i] += gy[i] * dp[i];
+            }
+        }
+    }
+    return 0;
+}
+
 const zf_op zf_op_lrn = {
     .type = "LRN",
     .params_size = sizeof(zf_lrn_params),
@@ -91,4 +178,7 @@ const zf_op zf_op_lrn = {
     .shape = lrn_shape,
     .forward = lrn_forward,
     .flops = lrn_flops,
+    .box_back = lrn_box_back,
+    .project = lrn_project,
+    .proj_scratch = lrn_proj_scratch,
 };

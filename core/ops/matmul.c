@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include "matmul.h"
 #include "compute_util.h"
+#include "proj.h"
 
 int zf_matmul_setup(zf_matmul_params *p, int *out_ndim, int64_t *out_dims, int na, const int64_t *a, int nbd,
                     const int64_t *b, zf_error *err) {
@@ -102,6 +103,48 @@ static int64_t matmul_flops(const zf_node *n, const zf_value *v) {
     return 2 * zf_tensor_numel(&v[n->out[0]].t) * p->K;
 }
 
+// --- projection (core/project.h, ops/proj.h), every rule ------------------------------------------
+
+static void matmul_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 0; k < a->n_in; k++) {
+        zf_proj_slot *s = &a->in[k];
+        if (!s->on) continue;
+        if (!y->on) s->on = 0;
+        else zf_box_full(&s->box, s->t);
+    }
+}
+
+static int matmul_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_proj_slot *y = &a->out[0];
+    if (!y->on) return 0;
+    const zf_tensor *At = a->in[0].t, *Bt = a->in[1].t;
+    zf_matmul_params p;
+    int nd;
+    int64_t od[ZF_MAX_DIMS + 2];
+    if (zf_matmul_setup(&p, &nd, od, At->ndim, At->dims, Bt->ndim, Bt->dims, err)) return err ? err->code : ZF_ERR_INPUT;
+    const int64_t M = p.M, N = p.N, K = p.K;
+    if (!M || !N || !K) return 0;
+    zf_proj_out_full(&a->out[0]);   // whole (M, N) blocks of dY
+    for (int64_t t = 0; t < p.batch_count; t++) {
+        int64_t ao = 0, bo = 0, r = t;
+        for (int i = p.nb - 1; i >= 0; i--) {
+            int64_t idx = r % p.batch[i];
+            r /= p.batch[i];
+            ao += idx * p.a_stride[i];
+            bo += idx * p.b_stride[i];
+        }
+        const float *dy = y->g + t * M * N;
+        if (a->in[0].on)   // dA (M, K) += dY (M, N) B^T (N, K)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)N, 1.0f, dy, (int)N,
+                        zf_f32(Bt) + bo, (int)N, 1.0f, a->in[0].g + ao, (int)K);
+        if (a->in[1].on)   // dB (K, N) += A^T (K, M) dY (M, N)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M, 1.0f, zf_f32(At) + ao,
+                        (int)K, dy, (int)N, 1.0f, a->in[1].g + bo, (int)N);
+    }
+    return 0;
+}
+
 const zf_op zf_op_matmul = {
     .type = "MatMul",
     .params_size = sizeof(zf_matmul_params),
@@ -109,4 +152,6 @@ const zf_op zf_op_matmul = {
     .forward = matmul_forward,
     .rf = matmul_rf,
     .flops = matmul_flops,
+    .box_back = matmul_box_back,
+    .project = matmul_project,
 };

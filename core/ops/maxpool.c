@@ -3,6 +3,7 @@
 #include <string.h>
 #include "maxpool.h"
 #include "compute_util.h"
+#include "proj.h"
 
 int zf_maxpool_setup(zf_maxpool_params *p, int ndim, const int64_t *x, zf_error *err) {
     if (ndim < 3 || ndim > 2 + ZF_WINDOW_MAX)
@@ -138,6 +139,36 @@ static int64_t mp_flops(const zf_node *n, const zf_value *v) {
     return zf_tensor_numel(&v[n->out[0]].t) * taps;
 }
 
+// --- projection (core/project.h, ops/proj.h): unpool through the switches (Zeiler & Fergus
+// sec. 2.1), every rule --------------------------------------------------------------------------
+
+static void mp_box_back(const zf_node *n, zf_proj_args *a) {
+    const zf_maxpool_params *p = n->params;
+    zf_proj_box_pool(a, &p->win);
+}
+
+static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
+    const zf_maxpool_params *p = n->params;
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    if (!x->on || !y->on) return 0;
+    if (!a->switches) return zf_fail(err, ZF_ERR_RUNTIME, "internal error: no switches recorded");
+    int64_t in_plane = 1, out_plane = 1;
+    for (int i = 0; i < p->win.nsp; i++) {
+        in_plane *= p->win.in[i];
+        out_plane *= p->win.out[i];
+    }
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it)) {
+        float *gi = x->g + it.off / out_plane * in_plane;   // the row's (n, c) plane
+        const float *go = y->g + it.off;
+        const int32_t *sw = a->switches + it.off;
+        for (int64_t i = 0; i < it.len; i++)
+            if (sw[i] >= 0) gi[sw[i]] += go[i];
+    }
+    return 0;
+}
+
 const zf_op zf_op_maxpool = {
     .type = "MaxPool",
     .params_size = sizeof(zf_maxpool_params),
@@ -147,4 +178,6 @@ const zf_op zf_op_maxpool = {
     .forward = mp_forward,
     .rf = mp_rf,
     .flops = mp_flops,
+    .box_back = mp_box_back,
+    .project = mp_project,
 };

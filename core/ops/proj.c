@@ -1,6 +1,7 @@
 // proj.c: box arithmetic shared by the projection rules, and the rules several ops share (see proj.h).
 #include <string.h>
 #include "proj.h"
+#include "window.h"
 
 void zf_box_full(zf_box *b, const zf_tensor *t) {
     memset(b, 0, sizeof *b);
@@ -240,4 +241,19 @@ void zf_proj_out_full(zf_proj_slot *y) {
     zf_box full;
     zf_box_full(&full, y->t);
     zf_box_grow(y->g, y->t, &y->box, 1, &full);
+}
+
+void zf_proj_box_pool(zf_proj_args *a, const struct zf_window *win) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return;
+    if (!y->on) {
+        x->on = 0;
+        return;
+    }
+    x->box = y->box;
+    for (int i = 0; i < win->nsp; i++)
+        zf_box_window(&x->box.lo[2 + i], &x->box.hi[2 + i], y->box.lo[2 + i], y->box.hi[2 + i], win->k[i], win->s[i],
+                      win->pb[i], win->d[i], win->in[i]);
 }

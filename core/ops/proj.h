@@ -102,14 +102,9 @@ void zf_proj_out_full(zf_proj_slot *y);
 // Error unless inputs [from, n_in) are not wanted: "cannot project into input k ('name') ...".
 int zf_proj_only_data(const zf_node *n, const zf_proj_args *a, int from, zf_error *err);
 
-// Rules of ops whose files are being finished elsewhere, looked up by op type when op->project is
-// NULL (core/ops/proj_compute.c; temporary until those rules move into their op files).
-typedef struct zf_proj_rule {
-    const char *type;
-    void (*box_back)(const zf_node *n, zf_proj_args *a);
-    int (*project)(const zf_node *n, zf_proj_args *a, zf_error *err);
-    size_t (*proj_scratch)(const zf_node *n, const zf_value *v);
-} zf_proj_rule;
-const zf_proj_rule *zf_proj_pending(const char *type);
+// Pools (MaxPool, AveragePool): input 0's box from the window geometry over the spatial axes of the
+// (1, C, spatial...) item view; channels as the output's.
+struct zf_window;
+void zf_proj_box_pool(zf_proj_args *a, const struct zf_window *win);
 
 #endif

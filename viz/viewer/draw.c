@@ -224,8 +224,8 @@ static void draw_input(zf_canvas *c, zfv_ui *ui) {
     char title[512];
     const char *path = ui->have_img ? ui->img.path : "";
     const char *base = strrchr(path, '/');
-    snprintf(title, sizeof title, "input  %s  %dx%d %s", path[0] ? (base ? base + 1 : path) : "(gray)",
-             ui->info->in_w, ui->info->in_h, ui->info->in_c == 1 ? "gray" : "rgb");
+    snprintf(title, sizeof title, "input %dx%d %s  %s", ui->info->in_w, ui->info->in_h,
+             ui->info->in_c == 1 ? "gray" : "rgb", path[0] ? (base ? base + 1 : path) : "(plain gray)");
     pane_frame(c, ui, ZFV_PANE_INPUT, C_TEXT, title);
     zfv_rect r;
     input_rect(ui, &r);
@@ -323,7 +323,10 @@ static void draw_input(zf_canvas *c, zfv_ui *ui) {
         int lh = ui->L.line_h;
         zf_canvas_fill_rect(c, r.x, r.y + r.h - lh, r.w, lh, ZF_RGBA(0, 0, 0, 170));
         const char *cn = zf_labels_get(&ui->info->labels, ui->r.map.cls);
-        if (!overlay_drawn)
+        if (overlay_drawn && !(map_hi - map_lo > 1e-6f * (fabsf(map_hi) + 1e-6f)))
+            text(c, ui, r.x + 3, r.y + r.h - lh, r.w - 6, C_TEXT, "%s %.4g at every position: no effect",
+                 ui->overlay == 1 ? "p(class)" : "map total", map_lo);
+        else if (!overlay_drawn)
             text(c, ui, r.x + 3, r.y + r.h - lh, r.w - 6, C_DIM, "computing the map for this layer...");
         else if (ui->overlay == 1)
             text(c, ui, r.x + 3, r.y + r.h - lh, r.w - 6, C_TEXT, "p(%s): blue %.2f .. red %.2f", cn ? cn : "top-1",
@@ -440,7 +443,6 @@ static void draw_grid(zf_canvas *c, zfv_ui *ui) {
     }
     zfv_grid_geom g;
     zfv_ui_grid_geom(&g, ui);
-    ui->grid_geom = g;
     grid_render_cache(ui, &g);
     pic_put(c, g.area.x, g.area.y, &ui->pic_grid);
     int stale = R->layer != ui->layer;

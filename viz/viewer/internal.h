@@ -309,7 +309,6 @@ typedef struct zfv_ui {
     int bg_dirty;              // the gaps between panes need repainting (after a relayout or an overlay)
     uint64_t ver_img, ver_lay, ver_prj, ver_occ, ver_map;   // bumped when a result is taken
     zfv_pic pic_grid, pic_input, pic_unit, pic_proj;
-    zfv_grid_geom grid_geom;
     int busy_job;
     int64_t map_done, map_total;
     double last_frame_ms;
@@ -334,7 +333,7 @@ extern const char *const zfv_key_help[];
 // --- scripts (script.c) -------------------------------------------------------------------------
 typedef enum {
     ZFV_EV_KEY = 1, ZFV_EV_CLICK, ZFV_EV_MOVE, ZFV_EV_WHEEL, ZFV_EV_DROP, ZFV_EV_WAIT, ZFV_EV_RESIZE,
-    ZFV_EV_SCREENSHOT, ZFV_EV_SAVE, ZFV_EV_REDRAW, ZFV_EV_SYNC, ZFV_EV_QUIT
+    ZFV_EV_SCREENSHOT, ZFV_EV_REDRAW, ZFV_EV_SYNC, ZFV_EV_QUIT
 } zfv_event_type;
 
 typedef struct zfv_event {

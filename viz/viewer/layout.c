@@ -150,6 +150,9 @@ void zfv_grid_geometry(zfv_grid_geom *g, const zfv_rect *body, int line_h, int n
     if (rows > vis) {   // scrolling: make room for the bar
         g->bar = (zfv_rect){a.x + a.w - bar_w, a.y, bar_w, a.h};
         a.w -= bar_w + gap;
+        if (tw > a.w) { tw = a.w > 1 ? a.w : 1; th = (int)lround(tw / asp); if (th < 1) th = 1; }
+        vis = (a.h + gap) / (th + gap);
+        if (vis < 1) vis = 1;
         cols = (a.w + gap) / (tw + gap);
         if (cols < 1) cols = 1;
         rows = (n + cols - 1) / cols;

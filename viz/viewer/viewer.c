@@ -36,6 +36,9 @@ typedef struct viewer {
     int mouse_x, mouse_y;      // canvas pixels
     zf_canvas frame;
     int dirty;
+    int want_strongest;        // key a pressed before the layer's activations arrived
+    double hold_until;         // hold the next frame until a result arrives or this time passes
+    double est_lay, est_prj, est_occ;   // last worker times (ms) of each job kind
     double last_draw;
     int quit;
     // script
@@ -47,7 +50,7 @@ typedef struct viewer {
     // images
     int prev_image;
     // timings (milliseconds)
-    zfv_timing t_frame, t_idle, t_layer, t_proj, t_occl, t_occl_worker;
+    zfv_timing t_frame, t_draw, t_idle, t_layer, t_proj, t_occl, t_occl_worker, t_proj_worker, t_layer_worker;
     double pend_layer, pend_proj, pend_occl;   // event time, 0: nothing pending
     int saves;
 } viewer;
@@ -114,6 +117,7 @@ static int set_canvas_size(viewer *v, int w, int h) {
 static void push_request(viewer *v) {
     zfv_ui *ui = &v->ui;
     zfv_request *r = &v->req;
+    zfv_request old = *r;
     r->layer = ui->layer;
     r->unit = ui->unit;
     r->rule = ui->rule;
@@ -134,6 +138,18 @@ static void push_request(viewer *v) {
     else
         r->map_layer = ui->layer;
     zfv_worker_request(&v->w, r);
+    // The first thing the worker will answer, and how long that took last time. When it is quick,
+    // the next frame waits for it (hold_until) instead of being presented without it and followed by
+    // a second frame one vsync later: one present instead of two.
+    double est = -1;
+    if (old.image_seq != r->image_seq) est = -1;   // a new image: a forward pass, never quick to promise
+    else if (old.layer != r->layer) est = v->est_lay;
+    else if (old.unit != r->unit || old.rule != r->rule || old.seed_at != r->seed_at || old.seed_y != r->seed_y ||
+             old.seed_x != r->seed_x)
+        est = v->est_prj;
+    else if (r->occl_on && (old.occl_cy != r->occl_cy || old.occl_cx != r->occl_cx || old.occl_size != r->occl_size))
+        est = v->est_occ;
+    if (est >= 0 && est < 12) v->hold_until = now_s() + (est * 1.5 + 2) / 1e3;
 }
 
 static void load_image(viewer *v, int index) {
@@ -175,6 +191,7 @@ static int layer_maps(const viewer *v) {
 static void select_unit(viewer *v, int64_t unit) {
     zfv_ui *ui = &v->ui;
     int C = layer_maps(v);
+    v->want_strongest = 0;
     if (C < 1) return;
     if (unit < 0) unit = 0;
     if (unit >= C) unit = C - 1;
@@ -184,6 +201,18 @@ static void select_unit(viewer *v, int64_t unit) {
     v->pend_proj = now_s();
     v->dirty = 1;
     push_request(v);
+}
+
+// The map with the largest activation (key a); waits for the layer's result when it is not here yet.
+static void select_strongest(viewer *v) {
+    zfv_ui *ui = &v->ui;
+    if (!v->want_strongest || !ui->have_lay || ui->r.lay.layer != ui->layer || ui->r.lay.C < 1 ||
+        ui->r.lay.gen != ui->img.gen)
+        return;
+    v->want_strongest = 0;
+    int best = 0;
+    for (int c = 1; c < ui->r.lay.C; c++) if (ui->r.lay.mx[c] > ui->r.lay.mx[best]) best = c;
+    select_unit(v, best);
 }
 
 static void select_layer(viewer *v, int layer) {
@@ -380,12 +409,9 @@ static void on_key(viewer *v, int key, int shift, int ctrl) {
     case SDLK_DOWN: select_unit(v, ui->unit + cols); break;
     case SDLK_HOME: select_unit(v, 0); break;
     case SDLK_END: select_unit(v, layer_maps(v) - 1); break;
-    case 'a':
-        if (ui->have_lay && ui->r.lay.layer == ui->layer && ui->r.lay.C > 0) {
-            int best = 0;
-            for (int c = 1; c < ui->r.lay.C; c++) if (ui->r.lay.mx[c] > ui->r.lay.mx[best]) best = c;
-            select_unit(v, best);
-        }
+    case 'a':   // the strongest map, as soon as the layer's activations are here
+        v->want_strongest = 1;
+        select_strongest(v);
         break;
     case SDLK_PAGEUP:
         if (ctrl) select_layer(v, ui->layer - 1);
@@ -450,6 +476,10 @@ static void take_results(viewer *v) {
     }
     if (!f) return;
     v->dirty = 1;
+    v->hold_until = 0;
+    if (f & ZFV_FRESH_LAY) v->est_lay = ui->r.lay.ms;
+    if ((f & ZFV_FRESH_PRJ) && ui->r.prj.ok) v->est_prj = ui->r.prj.ms;
+    if ((f & ZFV_FRESH_OCC) && ui->r.occ.ok) v->est_occ = ui->r.occ.ms;
     if (f & ZFV_FRESH_IMG) ui->ver_img++;
     if (f & ZFV_FRESH_LAY) ui->ver_lay++;
     if (f & ZFV_FRESH_PRJ) ui->ver_prj++;
@@ -481,8 +511,12 @@ static void take_results(viewer *v) {
             }
         }
     }
-    if (f & ZFV_FRESH_LAY) ui->have_lay = 1;
-    if (f & ZFV_FRESH_PRJ) ui->have_prj = 1;
+    if (f & ZFV_FRESH_LAY) {
+        ui->have_lay = 1;
+        timing_add(&v->t_layer_worker, ui->r.lay.ms);
+        select_strongest(v);
+    }
+    if (f & ZFV_FRESH_PRJ) { ui->have_prj = 1; if (ui->r.prj.ok) timing_add(&v->t_proj_worker, ui->r.prj.ms); }
     if (f & ZFV_FRESH_OCC) {
         ui->have_occ = 1;
         if (ui->r.occ.ok) timing_add(&v->t_occl_worker, ui->r.occ.ms);
@@ -542,6 +576,7 @@ static void draw_now(viewer *v) {
     present(v);
     double t2 = now_s();
     v->ui.last_frame_ms = (t1 - t0) * 1e3;
+    timing_add(&v->t_draw, (t1 - t0) * 1e3);
     v->last_draw = t2;
     timing_add(&v->t_frame, (t2 - t0) * 1e3);
     check_latencies(v, t2);
@@ -564,6 +599,12 @@ static void update_hidpi(viewer *v) {
     v->hidpi = ww > 0 ? (float)dw / ww : 1.0f;
     if (v->hidpi < 0.5f) v->hidpi = 1.0f;
     float s = (v->o.ui_scale > 0 ? v->o.ui_scale : 1.0f) * v->hidpi;
+    // A HiDPI screen that SDL does not scale for us (X11 reports window = drawable pixels): go by its
+    // DPI, in quarter steps, when it is clearly above the 96 dpi baseline.
+    float ddpi = 0;
+    if (v->o.ui_scale <= 0 && v->hidpi < 1.25f &&
+        !SDL_GetDisplayDPI(SDL_GetWindowDisplayIndex(v->win), &ddpi, NULL, NULL) && ddpi >= 144 && ddpi < 600)
+        s = roundf(ddpi / 96.0f * 4) / 4;
     if (fabsf(s - v->ui.scale) > 1e-3f) { v->ui.scale = s; v->frame.width = 0; }
     on_resize(v, dw, dh);
 }
@@ -629,6 +670,7 @@ static void script_xy(viewer *v, const zfv_event *e, int *x, int *y) {
     }
     if (e->index >= 0 && e->pane == ZFV_PANE_LAYERS) {
         int i = e->index < v->info.n_layers ? e->index : v->info.n_layers - 1;
+        if (i < 0) { *x = *y = -1; return; }
         int vis = zfv_layers_visible(ui);
         if (i < ui->layer_first || i >= ui->layer_first + vis) ui->layer_first = i;
         *x = ui->L.body[ZFV_PANE_LAYERS].x + 4;
@@ -668,7 +710,8 @@ static int script_step(viewer *v) {
         if (e->type == ZFV_EV_SCREENSHOT || e->type == ZFV_EV_SYNC) {
             if (v->sync_for != v->sidx + 1) { v->sync_for = v->sidx + 1; v->sync_t0 = t; }
             take_results(v);
-            if (!zfv_worker_synced(&v->w, NULL)) {
+            // caught up means: nothing left to compute and the frame showing it was drawn
+            if (!zfv_worker_synced(&v->w, NULL) || (v->dirty && e->type == ZFV_EV_SYNC)) {
                 if (t - v->sync_t0 > 600) {
                     set_msg(v, 1, "%s:%d: the worker did not finish within 600 s", v->o.script, e->line);
                 } else {
@@ -735,14 +778,22 @@ static void report_timings(viewer *v) {
     if (!v->o.timings) return;
     FILE *f = strcmp(v->o.timings, "-") ? fopen(v->o.timings, "w") : stderr;
     if (!f) { fprintf(stderr, "zfviz view: %s: cannot write: %s\n", v->o.timings, strerror(errno)); return; }
-    fprintf(f, "model %s, input %dx%dx%d, canvas %dx%d, %s\n", v->info.name, v->info.in_c, v->info.in_h, v->info.in_w,
-            v->frame.width, v->frame.height, v->windowed ? "window" : "headless");
-    report_one(f, "frame (draw + present)", &v->t_frame);
+    SDL_RendererInfo ri;
+    memset(&ri, 0, sizeof ri);
+    if (v->ren) SDL_GetRendererInfo(v->ren, &ri);
+    fprintf(f, "model %s, input %dx%dx%d, canvas %dx%d, %s%s%s, %d model thread%s\n", v->info.name, v->info.in_c,
+            v->info.in_h, v->info.in_w, v->frame.width, v->frame.height, v->windowed ? "window, SDL renderer " : "headless",
+            v->windowed ? (ri.name ? ri.name : "?") : "", v->windowed && (ri.flags & SDL_RENDERER_PRESENTVSYNC) ? " (vsync)" : "",
+            v->src.threads, v->src.threads == 1 ? "" : "s");
+    report_one(f, "frame: draw only (CPU)", &v->t_draw);
+    report_one(f, "frame: draw + present", &v->t_frame);
     report_one(f, "idle frame (redraw, no change)", &v->t_idle);
     report_one(f, "layer change -> grid drawn", &v->t_layer);
+    report_one(f, "  worker: copy the layer", &v->t_layer_worker);
     report_one(f, "unit/rule change -> projection", &v->t_proj);
+    report_one(f, "  worker: projection", &v->t_proj_worker);
     report_one(f, "mouse -> live occlusion drawn", &v->t_occl);
-    report_one(f, "live occlusion (worker only)", &v->t_occl_worker);
+    report_one(f, "  worker: occluded forward", &v->t_occl_worker);
     if (v->ui.have_img) fprintf(f, "%-34s %8.2f ms\n", "last forward pass", v->ui.img.forward_ms);
     if (v->ui.have_map && v->ui.r.map.ok)
         fprintf(f, "%-34s %8.2f ms (%d x %d positions, %.2f ms each)\n", "full occlusion map", v->ui.r.map.ms,
@@ -882,6 +933,7 @@ int zf_viewer_run(const zf_viewer_options *opt, zf_error *err) {
     }
     v->ui.scale = v->o.ui_scale > 0 ? v->o.ui_scale : 1.0f;
     v->hidpi = 1.0f;
+    v->est_lay = v->est_prj = v->est_occ = -1;   // unknown until measured
     if (!v->o.headless) {
         if ((rc = open_window(v, err))) goto done;
     } else if ((rc = set_canvas_size(v, v->o.width, v->o.height))) {
@@ -924,7 +976,7 @@ int zf_viewer_run(const zf_viewer_options *opt, zf_error *err) {
                 v->ui.msg_until = 0;   // expired: draw once more without it
                 v->dirty = 1;
             }
-            if (v->dirty) timeout = 0;
+            if (v->dirty) timeout = v->hold_until > t ? (int)((v->hold_until - t) * 1e3) + 1 : 0;
             int got = timeout < 0 ? SDL_WaitEvent(&e) : SDL_WaitEventTimeout(&e, timeout);
             while (got) {
                 if (e.type != v->wake_type) handle_sdl(v, &e);
@@ -932,9 +984,9 @@ int zf_viewer_run(const zf_viewer_options *opt, zf_error *err) {
             }
             take_results(v);
         } else {
-            if (!v->dirty) sleep_ms(1);
+            if (!v->dirty || now_s() < v->hold_until) sleep_ms(1);
         }
-        if (v->dirty) draw_now(v);
+        if (v->dirty && now_s() >= v->hold_until) draw_now(v);
     }
 stop:
     report_timings(v);
@@ -954,7 +1006,7 @@ done:
     zf_canvas_free(&v->frame);
     zf_font_free(v->ui.font);
     zfv_info_free(&v->info);
-    free(v->t_frame.v); free(v->t_idle.v); free(v->t_layer.v); free(v->t_proj.v); free(v->t_occl.v);
+    free(v->t_frame.v); free(v->t_draw.v); free(v->t_proj_worker.v); free(v->t_layer_worker.v); free(v->t_idle.v); free(v->t_layer.v); free(v->t_proj.v); free(v->t_occl.v);
     free(v->t_occl_worker.v);
     if (v->tex) SDL_DestroyTexture(v->tex);
     if (v->ren) SDL_DestroyRenderer(v->ren);
