@@ -334,8 +334,11 @@ int cmd_deconv(int argc, char **argv) {
     int C = (int)(it->ndim >= 2 ? it->dims[1] : 1), H = (int)(it->ndim == 4 ? it->dims[2] : 1),
         W = (int)(it->ndim == 4 ? it->dims[3] : 1);
     int64_t per = zf_tensor_numel(it) / (it->ndim ? it->dims[0] : 1);
-    int64_t rd[4] = {n_units, C, H, W};
-    if ((rc = zf_tensor_alloc(&raw, ZF_F32, it->ndim == 4 ? 4 : 2, it->ndim == 4 ? rd : (int64_t[]){n_units, per}, &err)))
+    // Every projection is kept only when something is written (--top 256 of a 224x224 model is
+    // 150 MB).
+    int keep = raw_path || out_path;
+    int64_t rd[4] = {keep ? n_units : 1, C, H, W};
+    if ((rc = zf_tensor_alloc(&raw, ZF_F32, it->ndim == 4 ? 4 : 2, it->ndim == 4 ? rd : (int64_t[]){rd[0], per}, &err)))
         goto fail;
     double *times = calloc((size_t)repeat, sizeof *times);
     if (!times) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto fail; }
@@ -361,7 +364,7 @@ int cmd_deconv(int argc, char **argv) {
         qsort(times, (size_t)repeat, sizeof *times, cmp_double);
         sum_median += times[repeat / 2];
         sum_min += times[0];
-        memcpy(zf_f32(&raw) + k * per, proj.data, (size_t)per * sizeof(float));
+        if (keep) memcpy(zf_f32(&raw) + k * per, proj.data, (size_t)per * sizeof(float));
         const zf_project_info *in_ = &infos[k];
         printf("layer %s  unit %lld  at %lld,%lld  act %.6g  rule %s  box %lld:%lld,%lld:%lld%s\n", m.values[lv].name,
                (long long)units[k], (long long)in_->y, (long long)in_->x, in_->value, zf_rule_name(rule),

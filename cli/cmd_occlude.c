@@ -77,6 +77,7 @@ static const char OCCLUDE_HELP[] =
     "  --size HxW           input size for models whose input size is not fixed (default 224x224)\n"
     "  --preprocess SPEC    as in `zfviz run` (default: the model's metadata, else raw pixels 0..1)\n"
     "  --threads N          worker threads (default 0 = all cores)\n"
+    "  --explain            print how the incremental plan computes each layer (box sizes) and exit\n"
     "  --quiet              no progress bar or summary line\n"
     "  -h, --help           this help\n"
     "\n"
@@ -286,10 +287,11 @@ static void clean_stale_temps(const char *dir) {
 typedef struct settings {
     const char *model_path, *out_dir, *labels_path, *spec, *fill_spec, *target_spec, *layer_name, *cmap_name;
     long long patch, stride, unit, batch, threads, jobs, shard_k, shard_n, size_h, size_w;
-    int report, naive, approx, quiet;
+    int report, naive, approx, quiet, explain;
     zf_fill fill;
     double fill_num;
     zf_colormap cmap;
+    zf_progress *pos_prog;      // one input: a bar over its positions instead of over inputs
 } settings;
 
 typedef struct worker {
@@ -598,6 +600,7 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
     o.approx = s->approx;
     o.unit = s->unit;
     o.layer = -1;
+    o.progress = s->pos_prog;
     w->layer = -1;
     if (s->layer_name) {
         if ((w->layer = o.layer = zf_model_find(&w->m, s->layer_name)) < 0)
@@ -619,6 +622,11 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
         }
     }
     if (zf_occlude_create(&w->oc, &w->m, &o, err)) return err->code;
+    if (s->pos_prog) {
+        int ny, nx;
+        zf_occlude_geometry(w->oc, NULL, NULL, &ny, &nx);
+        s->pos_prog->total = (int64_t)ny * nx;
+    }
     zf_font_load(&w->font, NULL, err);
     int64_t tg;
     zf_occlude_clean(w->oc, NULL, &tg, NULL);
@@ -637,6 +645,8 @@ static void worker_free(worker *w) {
     zf_font_free(w->font);
     memset(w, 0, sizeof *w);
 }
+
+static void print_line(void *ctx, const char *text) { (void)ctx; puts(text); }
 
 // Shared between the processes of --jobs (anonymous shared mapping).
 typedef struct shared {
@@ -677,7 +687,7 @@ static int run_worker(const settings *s, const list *work, int slot, int nproc, 
             }
         }
         atomic_fetch_add(&sh->done, 1);
-        if (prog) zf_progress_set(prog, atomic_load(&sh->done));
+        if (prog && !s->pos_prog) zf_progress_set(prog, atomic_load(&sh->done));
     }
     worker_free(&w);
     return rc;
@@ -783,6 +793,7 @@ int cmd_occlude(int argc, char **argv) {
                 continue;
             }
             if (!strcmp(a, "--report")) { s.report = 1; continue; }
+            if (!strcmp(a, "--explain")) { s.explain = 1; continue; }
             if (!strcmp(a, "--naive")) { s.naive = 1; continue; }
             if (!strcmp(a, "--approx")) { s.approx = 1; continue; }
             if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { s.quiet = 1; continue; }
@@ -794,6 +805,17 @@ int cmd_occlude(int argc, char **argv) {
         args[nargs++] = a;
     }
     if (!s.model_path) return cli_usage(cmd, "missing MODEL (an .onnx file)");
+    if (s.explain) {
+        worker w;
+        zf_error e = {0};
+        if (worker_init(&w, &s, (int)s.threads, &e)) { worker_free(&w); return cli_fail(&e); }
+        int p, st, ny, nx;
+        zf_occlude_geometry(w.oc, &p, &st, &ny, &nx);
+        printf("%s: input %dx%dx%d, patch %d, stride %d, %dx%d positions\n", s.model_path, w.C, w.H, w.W, p, st, ny, nx);
+        zf_occlude_describe(w.oc, print_line, NULL);
+        worker_free(&w);
+        return 0;
+    }
     if (!nargs) return cli_usage(cmd, "missing IMAGE (files, folders, @LIST or --tensor X.pb)");
     if (s.naive && s.approx) return cli_usage(cmd, "--naive and --approx exclude each other");
     if (s.unit >= 0 && !s.layer_name) return cli_usage(cmd, "--unit needs --layer");
@@ -837,8 +859,9 @@ int cmd_occlude(int argc, char **argv) {
     if (sh == MAP_FAILED) { list_free(&work); err.code = 1; snprintf(err.msg, sizeof err.msg, "mmap failed"); return cli_fail(&err); }
     memset(sh, 0, sizeof *sh);
     zf_progress prog;
-    zf_progress_start(&prog, "occlude", work.n);
+    zf_progress_start(&prog, work.n == 1 ? "positions" : "occlude", work.n == 1 ? -1 : work.n);
     if (s.quiet) prog.enabled = 0;
+    if (work.n == 1) s.pos_prog = &prog;
     double t0 = zf_seconds();
     if (jobs == 1) {
         rc = run_worker(&s, &work, 0, 1, threads, sh, &prog);
@@ -883,7 +906,7 @@ int cmd_occlude(int argc, char **argv) {
         free(pids);
         if (!pids) rc = 1;
     }
-    zf_progress_set(&prog, atomic_load(&sh->done));
+    if (!s.pos_prog) zf_progress_set(&prog, atomic_load(&sh->done));
     zf_progress_finish(&prog);
     int64_t done = atomic_load(&sh->done), failed = atomic_load(&sh->failed), skipped = atomic_load(&sh->skipped);
     munmap(sh, sizeof *sh);

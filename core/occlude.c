@@ -43,7 +43,7 @@ zf_occlude_opts zf_occlude_defaults(void) {
     o.layer = -1;
     o.unit = -1;
     o.approx_factor = 2;
-    o.approx_keep = 0.25;
+    o.approx_keep = 0.2;
     return o;
 }
 
@@ -178,7 +178,9 @@ int zf_occlude_create(zf_occluder **out, zf_model *m, const zf_occlude_opts *o, 
     }
     if (!o->naive) {
         int64_t npos = (int64_t)oc->ny * oc->nx;
-        int B = o->batch > 0 ? o->batch : 128;
+        // Batches of 128 keep the fully connected layers' GEMMs efficient; the drill-down evaluates
+        // a few short lists, where a half-empty batch would cost as much as a full one.
+        int B = o->batch > 0 ? o->batch : o->approx ? 64 : 128;
         if (B > npos) B = (int)npos;
         size_t budget = o->max_bytes ? o->max_bytes : ((size_t)2 << 30);
         if (o->batch <= 0)
@@ -506,7 +508,7 @@ static int eval_approx(zf_occluder *oc, zf_occlude_result *r, zf_error *err) {
             rk[m++].i = k;
         }
     qsort(rk, (size_t)m, sizeof *rk, by_key_desc);
-    int64_t keep = (int64_t)ceil(oc->o.approx_keep * (double)np) - n;
+    int64_t keep = (int64_t)ceil(oc->o.approx_keep * (double)m);
     if (keep > m) keep = m;
     if (keep < 0) keep = 0;
     for (int64_t k = 0; k < keep; k++) list[k] = rk[k].i;
@@ -583,6 +585,13 @@ int zf_occlude_at(zf_occluder *oc, int y, int x, zf_occlude_point *pt, zf_error 
     measure(oc, yv, lg, pt, oc->target);
     pt->unit = oc->layer >= 0 ? zf_inc_channel_sum(oc->one, oc->layer, 0, oc->unit) : 0;
     return 0;
+}
+
+void zf_occlude_geometry(const zf_occluder *oc, int *patch, int *stride, int *ny, int *nx) {
+    if (patch) *patch = oc->patch;
+    if (stride) *stride = oc->stride;
+    if (ny) *ny = oc->ny;
+    if (nx) *nx = oc->nx;
 }
 
 void zf_occlude_describe(const zf_occluder *oc, void (*line)(void *ctx, const char *text), void *ctx) {

@@ -36,7 +36,7 @@ typedef struct zf_occlude_opts {
     int stride;             // step; 0: 8 at 224, scaled likewise (so the default squares always overlap)
     zf_fill fill;
     float fill_value[3];    // GRAY and VALUE: per input channel (model units); channels > 3 reuse [2]
-    int batch;              // positions per batch; 0: automatic (up to 128, within max_bytes)
+    int batch;              // positions per batch; 0: automatic (128, 64 with approx; within max_bytes)
     size_t max_bytes;       // memory for batch buffers; 0: 2 GB
     int naive;              // run every position through the whole network (the slow, simple path)
     int64_t target;         // class index; -1: the top class on the clean input
@@ -45,7 +45,8 @@ typedef struct zf_occlude_opts {
     int approx;             // Krypton's adaptive drill-down: coarse grid first, then exact positions
                             // only where the coarse map is strongest (approximate; off by default)
     int approx_factor;      // coarse stride = factor * stride (default 2)
-    double approx_keep;     // fraction of fine positions computed exactly (default 0.25)
+    double approx_keep;     // fraction of the other (non-coarse) positions then computed exactly,
+                            // those with the largest interpolated drop (default 0.2)
     zf_progress *progress;  // optional: counts positions
 } zf_occlude_opts;
 
@@ -107,6 +108,8 @@ int zf_occlude_map(zf_occluder *oc, zf_occlude_result *r, zf_error *err);
 int zf_occlude_at(zf_occluder *oc, int y, int x, zf_occlude_point *pt, zf_error *err);
 // The clean input's measures (after zf_occlude_set_input).
 void zf_occlude_clean(const zf_occluder *oc, zf_occlude_point *pt, int64_t *target, int64_t *unit);
+// The resolved square side and step, and the number of positions per axis.
+void zf_occlude_geometry(const zf_occluder *oc, int *patch, int *stride, int *ny, int *nx);
 // One line per node: how the incremental plan computes it ("conv1 Conv box-kernel box 19x19 of 110x110").
 void zf_occlude_describe(const zf_occluder *oc, void (*line)(void *ctx, const char *text), void *ctx);
 void zf_occlude_result_free(zf_occlude_result *r);

@@ -49,6 +49,11 @@ expect2 "no zfviz records" report "$T/in/a"
 "$BIN" occlude --help | grep -q "Captum" || fail "occlude --help"
 "$BIN" report --help | grep -q "shard" || fail "report --help"
 
+# --- the plan ---------------------------------------------------------------------------------------------
+"$BIN" occlude "$T/lenet.onnx" --explain >"$T/o" 2>"$T/e" || fail "--explain failed: $(cat "$T/e")"
+grep -q "conv1 .*box-kernel *box 8x8 of 24x24" "$T/o" && grep -q "fc3 .*batched" "$T/o" ||
+  fail "--explain: unexpected plan: $(cat "$T/o")"
+
 # --- a batch with a report ---------------------------------------------------------------------------
 "$BIN" occlude "$T/lenet.onnx" "$T/in" -o "$T/out" --report --layer conv2 --quiet 2>"$T/e"
 rc=$?

@@ -408,11 +408,12 @@ static void col2im_rows_range(void *vc, int64_t cb, int64_t ce) {
                     if (iy < 0 || iy >= H) continue;
                     float *row = plane + iy * W + lo * p->sw + off;
                     const float *s = src + ((oy - c->oy0) * bw + lo - c->ox0) * c->ps;
-                    const int64_t m = hi - lo;
-                    if (p->sw == 1)
+                    const int64_t m = hi - lo, sw = p->sw, ps = c->ps;
+                    // Consecutive i write different pixels: no store-to-load chain between them.
+                    if (sw == 1 && ps == 1)
                         for (int64_t i = 0; i < m; i++) row[i] += s[i];
                     else
-                        for (int64_t i = 0; i < m; i++) row[i * p->sw] += s[i];
+                        for (int64_t i = 0; i < m; i++) row[i * sw] += s[i * ps];
                 }
             }
     }
@@ -444,25 +445,42 @@ static void tap_spans(tap_span *t, int64_t oy0, int64_t oy1, int64_t ox0, int64_
 
 // Same from colT (P, ckk) (rs == 1): channel by channel (its plane stays in cache), position by
 // position, each position's taps a contiguous piece of its row.
+// Interior positions (every tap inside) with a kernel width known at compile time: the row loops
+// unroll. KW 0 means "read p->kw".
+#define COL2IM_POSITIONS(NAME, KW)                                                                        \
+    static void NAME(const col2im_box_ctx *c, int64_t cb, int64_t ce) {                                \
+        const zf_conv_params *p = c->p;                                                                   \
+        const int64_t W = p->W, kw = KW ? KW : p->kw, kk = p->kh * kw, dh = p->dh * W, dw = p->dw;       \
+        const int64_t P = (c->oy1 - c->oy0) * (c->ox1 - c->ox0);                                         \
+        for (int64_t ch = cb; ch < ce; ch++) {                                                            \
+            float *plane = c->gin + (c->c0 + ch) * p->H * W;                                              \
+            const float *col = c->col + ch * kk;                                                          \
+            for (int64_t q = 0; q < P; q++) {                                                             \
+                const tap_span *t = &c->spans[q];                                                         \
+                const float *sc = col + q * c->ps;                                                        \
+                float *b = plane + t->base; /* tap (0, 0); only taps inside are touched */                \
+                if (KW && t->kj0 == 0 && t->kj1 == KW && dw == 1) {                                       \
+                    for (int64_t ki = t->ki0; ki < t->ki1; ki++)                                          \
+                        for (int64_t kj = 0; kj < KW; kj++) b[ki * dh + kj] += sc[ki * KW + kj];          \
+                } else {                                                                                  \
+                    for (int64_t ki = t->ki0; ki < t->ki1; ki++)                                          \
+                        for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj * dw] += sc[ki * kw + kj]; \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+COL2IM_POSITIONS(col2im_positions_any, 0)
+COL2IM_POSITIONS(col2im_positions_k3, 3)
+COL2IM_POSITIONS(col2im_positions_k5, 5)
+COL2IM_POSITIONS(col2im_positions_k7, 7)
+
 static void col2im_positions_range(void *vc, int64_t cb, int64_t ce) {
     const col2im_box_ctx *c = vc;
-    const zf_conv_params *p = c->p;
-    const int64_t W = p->W, kk = p->kh * p->kw, kw = p->kw, dh = p->dh * W, dw = p->dw;
-    const int64_t P = (c->oy1 - c->oy0) * (c->ox1 - c->ox0);
-    for (int64_t ch = cb; ch < ce; ch++) {
-        float *plane = c->gin + (c->c0 + ch) * p->H * W;
-        const float *col = c->col + ch * kk;
-        for (int64_t q = 0; q < P; q++) {
-            const tap_span *t = &c->spans[q];
-            const float *sc = col + q * c->ps;
-            float *b = plane + t->base;   // tap (0, 0); only taps inside are touched
-            if (dw == 1)
-                for (int64_t ki = t->ki0; ki < t->ki1; ki++)
-                    for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj] += sc[ki * kw + kj];
-            else
-                for (int64_t ki = t->ki0; ki < t->ki1; ki++)
-                    for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj * dw] += sc[ki * kw + kj];
-        }
+    switch (c->p->kw) {
+    case 3: col2im_positions_k3(c, cb, ce); break;
+    case 5: col2im_positions_k5(c, cb, ce); break;
+    case 7: col2im_positions_k7(c, cb, ce); break;
+    default: col2im_positions_any(c, cb, ce); break;
     }
 }
 
@@ -573,7 +591,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 for (int64_t oy = ty0; oy < ty1; oy++) {
                     const float *r = gout + (k0 + j) * OHW + oy * p->OW + ox0;
                     int32_t *cnt = start + 1 + (oy - ty0) * bw;
-                    for (int64_t i = 0; i < bw; i++) cnt[i] += r[i] != 0.0f;
+                    for (int64_t i = 0; i < bw; i++) cnt[i] += r[i] != 0.0f ? 1 : 0;
                 }
             for (int64_t q = 0; q < P; q++) start[q + 1] += start[q];
             nnz = start[P];
@@ -599,7 +617,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                                (size_t)bw * sizeof(float));
             }
             col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, spans};
-            zf_range_fn back = col2im_positions_range;
+            zf_range_fn back = col2im_rows_range;
             if (sparse) {
                 spmm_ctx sc = {col, w + k0 * ckk, start, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
                                (P + SPMM_QS - 1) / SPMM_QS};
