@@ -31,7 +31,7 @@ usage_case() {
   esac
   [ -e "$tmp/never.onnx" ] && bad "export $* created the output file"
 }
-usage_case "unknown architecture 'nope' (known: lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121)" \
+usage_case "unknown architecture 'nope' (known: lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121" \
   --arch nope -o "$tmp/never.onnx"
 usage_case "unknown flag '--bogus'" --arch zfnet --bogus -o "$tmp/never.onnx"
 usage_case "--arch is required" -o "$tmp/never.onnx"
