@@ -20,6 +20,9 @@ int cmd_view(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_occlude(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_topk(int argc, char **argv);
+int cmd_evolve(int argc, char **argv);
 
 // 1 when argv has -h or --help.
 int cli_wants_help(int argc, char **argv);

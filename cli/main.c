@@ -19,6 +19,9 @@ static const command commands[] = {
     {"eval", cmd_eval, "accuracy, per-class table and confusion matrix over a dataset"},
     {"occlude", cmd_occlude, "occlusion sensitivity maps (incremental), batch reports over folders"},
     {"report", cmd_report, "merge occlusion outputs (shards) into one HTML/CSV/JSON report"},
+    {"train", cmd_train, "train an architecture on a dataset (SGD/Adam), write ONNX + checkpoints"},
+    {"topk", cmd_topk, "each unit's strongest activations over a dataset, projected (Fig. 2)"},
+    {"evolve", cmd_evolve, "strongest activation's projection per unit across training checkpoints (Fig. 4)"},
 };
 
 static void usage(FILE *f) {

@@ -14,7 +14,9 @@
 // One entry per image and unit: the maximum of the unit's map over positions (the first position
 // in row-major order on ties), so a unit's top k are k different images, each at its strongest
 // position, as in the paper's figure. Entries are ordered by value, then by image index (lower
-// first), so the result does not depend on the batch size or on where a run was resumed.
+// first), so the result does not depend on the order images arrive in or on where a run was
+// resumed. (Activations themselves may differ in the last bit between batch sizes, since GEMMs
+// round differently per batch slot: near-equal entries may then trade places.)
 #ifndef ZF_TOPK_H
 #define ZF_TOPK_H
 #include <stddef.h>
@@ -50,7 +52,9 @@ typedef struct zf_topk_layer {
                           // zf_topk_sort (zf_topk_run and zf_topk_load leave them so), heap order
                           // while streaming
     char *picture;        // the layer's grid picture, relative to the index's folder (NULL: none)
-    char **unit_pictures; // n_units pictures (unit's patches and projections), or NULL
+    int32_t *unit_box;    // n_units * 4: x, y, width, height of each unit's picture (its projections
+                          // beside its patches, no caption) inside `picture`; NULL: none
+    char **unit_pictures; // n_units separate pictures of the same (NULL array or entries: none)
 } zf_topk_layer;
 
 typedef struct zf_topk {
@@ -65,6 +69,8 @@ typedef struct zf_topk {
     int complete;         // 1: the finished index (pictures written)
     int n_layers;
     zf_topk_layer *layers;
+    int *flat_layer;      // internal: (layer, unit) of every tracked unit, for the update threads
+    int64_t n_flat;
 } zf_topk;
 
 // Value indices of the layers worth ranking, in execution order; returns the count (at most max).
@@ -86,7 +92,7 @@ int zf_topk_set_source(zf_topk *t, const char *model, uint64_t model_hash, const
 
 // Adds batch slots 0..n-1 of the last zf_model_forward, which held dataset items items[0..n);
 // slots with ok[b] == 0 (unreadable images; ok may be NULL) are skipped. Maps whose values are
-// all NaN add nothing.
+// all NaN add nothing. Units are spread over the model's thread pool.
 void zf_topk_update(zf_topk *t, const zf_model *m, const int64_t *items, const uint8_t *ok, int64_t n);
 // Orders every unit's entries strongest first (value, then lower image index).
 void zf_topk_sort(zf_topk *t);
@@ -99,26 +105,30 @@ typedef struct zf_topk_run_opts {
     zf_progress *progress;    // NULL: none; started by the caller (total = t->count), advanced here
 } zf_topk_run_opts;
 
-// Streams items t->next .. t->count of ds through m (planned with input (B,C,H,W): B items per
+// Streams items t->next .. t->count of ds (count 0 in a fresh run: all of ds) through m (planned with input (B,C,H,W): B items per
 // forward pass, the last batch padded) and updates the heaps; continues a loaded progress file where
 // it stopped. On return t->next == t->count and the entries are sorted, unless opts->stop_after
 // stopped it first. o may be NULL.
 int zf_topk_run(zf_topk *t, zf_model *m, zf_dataset *ds, const zf_preprocess *pp, const zf_topk_run_opts *o,
                 zf_error *err);
 
-// Called by zf_topk_project for each entry of one layer: proj is the projection (1,C,H,W) in the
-// model's input space, info its zf_project_info, x the batch of model inputs that held the image at
-// slot `item` (zf_image_from_tensor gives its display pixels). Nonzero stops the walk (return the
-// err code).
-typedef int (*zf_topk_entry_fn)(void *user, int unit, int rank, const zf_topk_entry *e, const zf_tensor *proj,
-                                const zf_project_info *info, const zf_tensor *x, int64_t item, zf_error *err);
+// Called by zf_topk_project for each entry: layer and unit index into t->layers and its units,
+// rank into the unit's entries; proj is the projection (1,C,H,W) in the model's input space, info
+// its zf_project_info, x the batch of model inputs that held the image at slot `item`
+// (zf_image_from_tensor gives its display pixels). Nonzero stops the walk (return the err code).
+typedef int (*zf_topk_entry_fn)(void *user, int layer, int unit, int rank, const zf_topk_entry *e,
+                                const zf_tensor *proj, const zf_project_info *info, const zf_tensor *x, int64_t item,
+                                zf_error *err);
 
-// The second pass for layer l: the images the layer's entries name are run again (B at a time, in
-// index order, each once) and each entry is projected from its recorded position (ZF_SEED_AT) with
-// `rule`, then handed to fn. m must be the model of the run with the same plan as zf_topk_run,
-// pj a projector of m. progress (may be NULL) advances by one per entry.
-int zf_topk_project(zf_topk *t, int l, zf_model *m, zf_projector *pj, zf_dataset *ds, const zf_preprocess *pp,
-                    zf_rule rule, zf_progress *progress, zf_topk_entry_fn fn, void *user, zf_error *err);
+// The second pass for the layers layers[0..n_layers) of t: the images their entries name are run
+// again, B at a time in index order, each once for all those layers, and every entry is projected
+// from its recorded position (ZF_SEED_AT) with `rule`, then handed to fn. m must be planned as for
+// zf_topk_run, pj a projector of m. progress (may be NULL) advances by one per entry. Values may
+// differ from the entries' in the last bits when an image sits in another batch slot than in the
+// streaming pass (GEMM rounding).
+int zf_topk_project(zf_topk *t, const int *layers, int n_layers, zf_model *m, zf_projector *pj, zf_dataset *ds,
+                    const zf_preprocess *pp, zf_rule rule, zf_progress *progress, zf_topk_entry_fn fn, void *user,
+                    zf_error *err);
 
 // The input box of the patch shown for the unit at (y, x) of a tensor with receptive field rf, on an
 // H x W input: box[a] = [lo, hi) per axis (0 = rows, 1 = columns), the receptive field itself (it

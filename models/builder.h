@@ -89,5 +89,6 @@ int zf_build_vgg16(zf_builder *b);
 int zf_build_googlenet(zf_builder *b);
 int zf_build_resnet50(zf_builder *b);
 int zf_build_densenet121(zf_builder *b);
+int zf_build_zf28(zf_builder *b);
 
 #endif

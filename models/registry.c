@@ -25,11 +25,13 @@ static const arch archs[] = {
      "He, Zhang, Ren & Sun 2016 (CVPR, arXiv:1512.03385), Table 1, bottleneck v1 (stride on the first 1x1)"},
     {"densenet121", zf_build_densenet121, 3, 224, 1000,
      "Huang, Liu, van der Maaten & Weinberger 2017 (CVPR, arXiv:1608.06993), Table 1, DenseNet-BC k=32"},
+    {"zf28", zf_build_zf28, 1, 28, 10,
+     "Zeiler & Fergus 2014 (ECCV, arXiv:1311.2901v3) recipe scaled to 28x28 Fashion-MNIST (zfviz's default model)"},
 };
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
-static const char *const arch_names[N_ARCHS + 1] = {"lenet",  "alexnet",  "zfnet", "vgg16",
-                                                    "googlenet", "resnet50", "densenet121", NULL};
+static const char *const arch_names[N_ARCHS + 1] = {"lenet",     "alexnet",  "zfnet",       "vgg16",
+                                                    "googlenet", "resnet50", "densenet121", "zf28", NULL};
 _Static_assert(sizeof arch_names / sizeof arch_names[0] == N_ARCHS + 1, "arch_names must list every arch");
 
 static const char *const fashion_mnist[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -148,7 +150,7 @@ int zf_model_build(zf_onnx_model *out, const char *name, const zf_build_opts *o,
     snprintf(info, sizeof info, "seed=%llu classes=%d channels=%d size=%dx%d width_mult=%g params=%lld",
              (unsigned long long)b.seed, b.classes, b.channels, b.height, b.width, b.width_mult,
              (long long)b.params);
-    const char *pre = (!strcmp(a->name, "lenet") || b.channels == 1) ? "raw" : "torchvision";
+    const char *pre = (!strcmp(a->name, "lenet") || !strcmp(a->name, "zf28") || b.channels == 1) ? "raw" : "torchvision";
     if (meta(out, "zfviz.arch", a->name, err) || meta(out, "zfviz.preprocess", pre, err) ||
         meta(out, "zfviz.build", info, err) || labels(out, &b, err))
         return err ? err->code : ZF_ERR_RUNTIME;

@@ -360,7 +360,7 @@ static void conv_box_back(const zf_node *n, zf_proj_args *a) {
 // Output positions per tile: scratch = tile * (G rows + col rows + sparse index) floats.
 static int64_t conv_tile_positions(const zf_conv_params *p) {
     int64_t ckk = p->C / p->group * p->kh * p->kw, Kg = p->K / p->group;
-    int64_t per = ckk + 3 * Kg + 6;   // + a tap_span (4 floats)
+    int64_t per = ckk + 3 * Kg + 6;   // + CSR start and cursor, a tap_span (4 floats)
     int64_t t = PROJ_TILE_FLOATS / per;
     if (t < p->OW) t = p->OW;
     if (t > p->OH * p->OW) t = p->OH * p->OW;
@@ -444,9 +444,8 @@ static void tap_spans(tap_span *t, int64_t oy0, int64_t oy1, int64_t ox0, int64_
 }
 
 // Same from colT (P, ckk) (rs == 1): channel by channel (its plane stays in cache), position by
-// position, each position's taps a contiguous piece of its row.
-// Interior positions (every tap inside) with a kernel width known at compile time: the row loops
-// unroll. KW 0 means "read p->kw".
+// position, each position's taps a contiguous piece of its row. One copy per common kernel width
+// (KW 3, 5, 7) so the loops over a row of taps unroll; KW 0 reads p->kw.
 #define COL2IM_POSITIONS(NAME, KW)                                                                        \
     static void NAME(const col2im_box_ctx *c, int64_t cb, int64_t ce) {                                \
         const zf_conv_params *p = c->p;                                                                   \
@@ -458,13 +457,16 @@ static void tap_spans(tap_span *t, int64_t oy0, int64_t oy1, int64_t ox0, int64_
             for (int64_t q = 0; q < P; q++) {                                                             \
                 const tap_span *t = &c->spans[q];                                                         \
                 const float *sc = col + q * c->ps;                                                        \
-                float *b = plane + t->base; /* tap (0, 0); only taps inside are touched */                \
+                const int64_t b = t->base; /* tap (0, 0), maybe outside: only taps inside are touched */ \
                 if (KW && t->kj0 == 0 && t->kj1 == KW && dw == 1) {                                       \
-                    for (int64_t ki = t->ki0; ki < t->ki1; ki++)                                          \
-                        for (int64_t kj = 0; kj < KW; kj++) b[ki * dh + kj] += sc[ki * KW + kj];          \
+                    for (int64_t ki = t->ki0; ki < t->ki1; ki++) {                                        \
+                        float *row = plane + b + ki * dh;                                                 \
+                        for (int64_t kj = 0; kj < KW; kj++) row[kj] += sc[ki * KW + kj];                  \
+                    }                                                                                     \
                 } else {                                                                                  \
                     for (int64_t ki = t->ki0; ki < t->ki1; ki++)                                          \
-                        for (int64_t kj = t->kj0; kj < t->kj1; kj++) b[ki * dh + kj * dw] += sc[ki * kw + kj]; \
+                        for (int64_t kj = t->kj0; kj < t->kj1; kj++)                                      \
+                            plane[b + ki * dh + kj * dw] += sc[ki * kw + kj];                             \
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
@@ -486,7 +488,7 @@ static void col2im_positions_range(void *vc, int64_t cb, int64_t ce) {
 
 // colT (P, ckk) = sparse G^T (P, nk) times W (nk, ckk): each position's row is the sum of the
 // weight rows of its nonzero channels, times their signal. Work items are (64-wide block of taps,
-// 32 positions); a block's accumulator stays in registers while the nonzeros stream by.
+// 32 positions), block-major; a block's accumulator stays in registers while the nonzeros stream by.
 typedef float v8f __attribute__((vector_size(32)));
 #define SPMM_BLOCK 64
 #define SPMM_QS 32
@@ -494,7 +496,7 @@ typedef float v8f __attribute__((vector_size(32)));
 typedef struct {
     float *colT;
     const float *w;             // weight rows of the tile's output channels, ckk each
-    const int32_t *start;       // per position: [start[q], start[q+1]) in idx/val
+    const int32_t *start, *end; // per position: its nonzeros are [start[q], end[q]) in idx/val
     const int32_t *idx;
     const float *val;
     int64_t ckk, P, n_blocks, n_qblocks;
@@ -504,7 +506,9 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
     const spmm_ctx *c = vc;
     const int64_t ckk = c->ckk;
     for (int64_t item = i0; item < i1; item++) {
-        int64_t r0 = item % c->n_blocks * SPMM_BLOCK, q0 = item / c->n_blocks * SPMM_QS;
+        // Consecutive items share a block of taps, so its weights (64 per output channel) stay in
+        // L2 while every position uses them: the weights are read from memory once.
+        int64_t r0 = item / c->n_qblocks * SPMM_BLOCK, q0 = item % c->n_qblocks * SPMM_QS;
         int64_t q1 = q0 + SPMM_QS < c->P ? q0 + SPMM_QS : c->P;
         int64_t len = ckk - r0 < SPMM_BLOCK ? ckk - r0 : SPMM_BLOCK;
         for (int64_t q = q0; q < q1; q++) {
@@ -512,7 +516,7 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
             if (len == SPMM_BLOCK) {
                 // Eight separate accumulators: an array would live in memory, not in registers.
                 v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
-                for (int32_t e = c->start[q]; e < c->start[q + 1]; e++) {
+                for (int32_t e = c->start[q]; e < c->end[q]; e++) {
                     const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
                     const float v = c->val[e];
                     const v8f vv = {v, v, v, v, v, v, v, v};
@@ -540,7 +544,7 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
                 const int64_t nv = len / 8;
                 v8f acc[SPMM_BLOCK / 8] = {{0}};
                 float tail[8] = {0};
-                for (int32_t e = c->start[q]; e < c->start[q + 1]; e++) {
+                for (int32_t e = c->start[q]; e < c->end[q]; e++) {
                     const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
                     const float v = c->val[e];
                     const v8f vv = {v, v, v, v, v, v, v, v};
@@ -598,7 +602,8 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             if (!nnz) continue;
             const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
             if (sparse) {
-                // Per position, its nonzero channels (CSR), filled in a second pass.
+                // Per position, its nonzero channels (CSR), filled in a second pass; the lists end
+                // at fill[q] (= start[q + 1]).
                 memcpy(fill, start, (size_t)P * sizeof *fill);
                 for (int64_t j = 0; j < nk; j++)
                     for (int64_t oy = ty0; oy < ty1; oy++) {
@@ -617,9 +622,9 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                                (size_t)bw * sizeof(float));
             }
             col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, spans};
-            zf_range_fn back = col2im_rows_range;
+            zf_range_fn back = col2im_positions_range;
             if (sparse) {
-                spmm_ctx sc = {col, w + k0 * ckk, start, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
+                spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
                                (P + SPMM_QS - 1) / SPMM_QS};
                 zf_parallel_for(nnz * ckk < PAR_MIN_WORK ? NULL : a->pool, sc.n_blocks * sc.n_qblocks, spmm_range, &sc);
             } else if (P > ckk) {

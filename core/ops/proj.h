@@ -99,7 +99,8 @@ int zf_proj_reshape(const zf_node *n, zf_proj_args *a, zf_error *err);
 // Widens an output's box to the whole tensor (zeroing what was outside it), for rules that read
 // whole rows (MatMul, Softmax). Changes nothing the signal means: it was zero outside the box.
 void zf_proj_out_full(zf_proj_slot *y);
-// Error unless inputs [from, n_in) are not wanted: "cannot project into input k ('name') ...".
+// ZF_ERR_INPUT when an input in [from, n_in) is wanted but the rule cannot reach it (Conv weights
+// computed from the image): "input 1 depends on the model input, but ...".
 int zf_proj_only_data(const zf_node *n, const zf_proj_args *a, int from, zf_error *err);
 
 // Pools (MaxPool, AveragePool): input 0's box from the window geometry over the spatial axes of the
