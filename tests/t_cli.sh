@@ -199,5 +199,10 @@ else
   echo "skip: 'zfviz export --arch lenet' unavailable: run/dump/bench checks on an exported model skipped"
 fi
 
+# docs/cli.md documents every subcommand the binary lists.
+for c in $("$ZF_BIN" help | awk '/^commands:/ { on = 1; next } on && NF { print $1 }'); do
+  grep -q "^## \`zfviz $c\`" docs/cli.md || fail "docs/cli.md has no section for 'zfviz $c'"
+done
+
 if [ $fails -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "t_cli: all checks passed"

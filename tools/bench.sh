@@ -46,6 +46,7 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
   echo "   memory ($arch, batch 1): $("$Z" bench "$model" --batch 1 --threads $T --repeat 1 --memory 2>&1 >/dev/null | grep -m1 '^memory:' || echo '-')"
 done
 
+[ "${ZF_BENCH_ONLY_FORWARD:-0}" = 1 ] && exit 0
 for extra in tools/bench.d/*.sh; do
   [ -f "$extra" ] && BUILD=$BUILD Z=$Z T=$T R=$R PEAK=$peak HAVE_TORCH=$have_torch bash "$extra"
 done
