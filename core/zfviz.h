@@ -10,7 +10,7 @@
 //
 // Pieces: error.h (status + message), tensor.h, onnx/onnx.h (read/write ONNX and .pb), graph.h
 // (load, plan, recorded forward pass, receptive fields), image.h (images and preprocessing),
-// data.h (datasets), project.h (deconvnet / guided / gradient), occlude.h (occlusion sensitivity),
+// data.h (datasets), project.h (deconvnet / guided / gradient), occlude.h (occlusion sensitivity), topk.h (top-k per unit),
 // models/models.h (the classic architectures). Paths are relative to the repository root, as
 // installed under include/zfviz/.
 #ifndef ZF_ZFVIZ_H
@@ -23,6 +23,7 @@
 #include "core/data.h"
 #include "core/project.h"
 #include "core/occlude.h"
+#include "core/topk.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "models/models.h"
