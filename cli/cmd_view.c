@@ -38,6 +38,8 @@ static const char VIEW_HELP[] =
     "  --occlusion-stride N  step of the full occlusion map (default: about 14 positions a side)\n"
     "  --timings FILE        at exit, write frame times and latencies to FILE (- = stderr)\n"
     "  --font FILE           TrueType font (default DejaVu Sans)\n"
+    "  --topk DIR            top-k index folder for the top-9 pane (default: MODEL.topk, as\n"
+    "                        written by zfviz topk)\n"
     "  -h, --help            this help\n"
     "\n"
     "keys (h or ? in the window shows them too):\n"
@@ -123,10 +125,11 @@ int cmd_view(int argc, char **argv) {
                 continue;
             }
             static const char *const str_flags[] = {"--layer", "--script", "--screenshot-dir", "--labels",
-                                                    "--preprocess", "--timings", "--font"};
-            const char **dsts[] = {&o.layer, &o.script, &o.screenshot_dir, &o.labels, &o.preprocess, &o.timings, &o.font};
+                                                    "--preprocess", "--timings", "--font", "--topk"};
+            const char **dsts[] = {&o.layer, &o.script, &o.screenshot_dir, &o.labels, &o.preprocess, &o.timings, &o.font,
+                                   &o.topk};
             int matched = 0;
-            for (int k = 0; k < 7 && !matched; k++) {
+            for (int k = 0; k < 8 && !matched; k++) {
                 if ((r = cli_opt(&v, argc, argv, &i, cmd, str_flags[k]))) {
                     if (r == 2) { rc = 2; goto out; }
                     if (!*v) { rc = cli_usage(cmd, "%s needs a non-empty value", str_flags[k]); goto out; }

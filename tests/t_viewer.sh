@@ -85,6 +85,32 @@ done
  printf 'key o\nclick grid #2\nscreenshot a\nkey q\n' >"$T/short.script"
  run offscreen "$BIN" view --script "$T/short.script") && [ -s "$T/offscreen/a.png" ] || fail "offscreen driver"
 
+
+# --- top-9 pane: an index made by zfviz topk next to the model, and one named by --topk -----------------
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    mkdir -p "$T/tk"
+    "$BIN" export --arch lenet -o "$T/tk/lenet.onnx" >/dev/null || fail "export lenet"
+    if "$BIN" topk "$T/tk/lenet.onnx" --data fashion-mnist:test@200 >"$T/tk.out" 2>&1; then
+        printf 'sync\nkey o\nclick grid #3\nscreenshot topk\nkey s\n' >"$T/topk.script"
+        # (a subshell: its failures are reported by its exit status)
+        (unset DISPLAY; export SDL_VIDEODRIVER=dummy
+         run topk-default "$BIN" view "$T/tk/lenet.onnx" --headless --size 960x600 --script "$T/topk.script" ||
+             exit 1
+         # the picture fills most of the pane (about 64%); the "no index" text about 20%
+         "$CHECK" --busy "$T/topk-default/zfviz-view-001-topk.png" 40 || exit 1
+         # the same index for another model: the pane says so (text only)
+         "$BIN" export --arch lenet --width-mult 0.5 -o "$T/other.onnx" >/dev/null || exit 1
+         run topk-other "$BIN" view "$T/other.onnx" --topk "$T/tk/lenet.topk" --headless --size 960x600 \
+             --script "$T/topk.script" || exit 1
+         ! "$CHECK" --busy "$T/topk-other/zfviz-view-001-topk.png" 40) ||
+            fail "top-9 pane: a picture with the model's index, a message with another model's (see above)"
+    else
+        fail "zfviz topk on lenet: $(tail -3 "$T/tk.out")"
+    fi
+else
+    echo "notice: skipping the top-9 pane check (no /usr/share/datasets/fashion-mnist)"
+fi
+
 # --- bad input: a message, and the viewer keeps running -------------------------------------------------
 printf 'not an image at all' >"$T/bad.png"
 head -c 300 assets/samples/1-trouser-test2.png >"$T/cut.png" 2>/dev/null || printf '\x89PNG\r\n' >"$T/cut.png"

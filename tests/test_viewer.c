@@ -383,7 +383,43 @@ static int check_shots(const char *dir, int in_h, int in_w) {
     return 0;
 }
 
+// --busy PNG MIN_PERCENT: a pane screenshot whose pixels differ from its most common color (the
+// background) on at least MIN_PERCENT % of its area (a picture, not a line of text).
+static int check_busy(const char *path, double min_pct) {
+    zf_image im = {0};
+    zf_error err = {0};
+    if (zf_image_load(&im, path, &err)) { printf("FAIL %s: %s\n", path, err.msg); return 1; }
+    int64_t n = (int64_t)im.width * im.height, best = 0, busy = 0;
+    const float *p = im.data;
+    // background: the color of the most pixels among a few candidates (rows sampled)
+    float bg[3] = {0, 0, 0};
+    for (int64_t i = 0; i < n; i += 97) {
+        int64_t same = 0;
+        for (int64_t j = 0; j < n; j += 13) {
+            int eq = 1;
+            for (int c = 0; c < im.channels; c++)
+                if (fabsf(p[j * im.channels + c] - p[i * im.channels + c]) > 0.02f) eq = 0;
+            same += eq;
+        }
+        if (same > best) {
+            best = same;
+            for (int c = 0; c < im.channels && c < 3; c++) bg[c] = p[i * im.channels + c];
+        }
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int eq = 1;
+        for (int c = 0; c < im.channels && c < 3; c++)
+            if (fabsf(p[i * im.channels + c] - bg[c]) > 0.02f) eq = 0;
+        busy += !eq;
+    }
+    double pct = n ? 100.0 * (double)busy / (double)n : 0;
+    zf_image_free(&im);
+    printf("%s: %.1f%% of the pixels differ from the background (need %.1f%%)\n", path, pct, min_pct);
+    return pct >= min_pct ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "--busy")) return check_busy(argv[2], atof(argv[3]));
     if (argc == 5 && !strcmp(argv[1], "--check")) {
         check_shots(argv[2], atoi(argv[3]), atoi(argv[4]));
         printf("%s: %s\n", argv[2], fails ? "screenshot checks FAILED" : "screenshot checks passed");

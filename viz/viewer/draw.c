@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/progress.h"
+#include <stb/stb_image.h>
+#include "core/topk.h"
 #include "internal.h"
 #include "viz/colormap.h"
 #include "viz/render.h"
@@ -512,17 +514,19 @@ static void draw_unit(zf_canvas *c, zfv_ui *ui) {
     const zfv_occl_result *O = &ui->r.occ;
     int occluded = ui->occl_on && ui->occl_cy >= 0 && ui->have_occ && O->ok && O->key.layer == ui->layer &&
                    O->key.unit == ui->unit && O->H == R->H && O->W == R->W && O->map;
-    int64_t key[] = {(int64_t)ui->ver_lay, ui->unit, (int64_t)lroundf(ui->boost * 100), occluded ? (int64_t)ui->ver_occ : -1};
+    // The incremental engine gives the map's total, not the map: then the clean map stays shown.
+    int occl_pic = occluded && O->probe.have_map;
+    int64_t key[] = {(int64_t)ui->ver_lay, ui->unit, (int64_t)lroundf(ui->boost * 100), occl_pic ? (int64_t)ui->ver_occ : -1};
     zf_canvas view = ui->pic_unit.c;
     if (!pic_need(&ui->pic_unit, r.w, r.h, key, 4)) {
         // cached
     } else if ((view = ui->pic_unit.c, hw == 1)) {
         float span = R->hi > R->lo ? R->hi - R->lo : 1.0f;
-        float v = occluded ? O->map[0] : map[0];
+        float v = occl_pic ? O->map[0] : map[0];
         float t = (v - R->lo) / span;
         int gv = (int)lroundf((t < 0 ? 0 : t > 1 ? 1 : t) * 255);
         zf_canvas_fill(&view, ZF_RGB(gv, gv, gv));
-    } else if (occluded) {
+    } else if (occl_pic) {
         zf_heatmap_options ho = {.cmap = ZF_CMAP_GRAY, .lo = R->mn[ui->unit], .hi = R->mx[ui->unit],
                                  .map_filter = ZF_FILTER_NEAREST};
         if (!(ho.hi > ho.lo)) ho.hi = ho.lo + 1;
@@ -544,7 +548,10 @@ static void draw_unit(zf_canvas *c, zfv_ui *ui) {
     int lh = ui->L.line_h, ty = b->y + b->h - 2 * lh;
     int64_t a = R->argmax[ui->unit];
     if (occluded) {
-        text(c, ui, b->x, ty, b->w, C_ACCENT, "occluded: max %.4g (clean %.4g)", O->probe.map_max, R->mx[ui->unit]);
+        if (O->probe.have_map)
+            text(c, ui, b->x, ty, b->w, C_ACCENT, "occluded: max %.4g (clean %.4g)", O->probe.map_max, R->mx[ui->unit]);
+        else
+            text(c, ui, b->x, ty, b->w, C_ACCENT, "occluded (incremental): clean map shown");
         double clean = 0;
         for (size_t i = 0; i < hw; i++) clean += map[i];
         text(c, ui, b->x, ty + lh, b->w, C_ACCENT, "total %.4g (clean %.4g)  %.1f ms", O->probe.map_sum, clean, O->ms);
@@ -615,11 +622,76 @@ static void draw_proj(zf_canvas *c, zfv_ui *ui) {
              (long long)(P->info.rf[1][1] - P->info.rf[1][0]), (long long)(P->info.rf[0][1] - P->info.rf[0][0]), P->ms);
 }
 
+// The layer's picture from the index folder, loaded once per layer (stb_image, RGBA).
+static const zf_canvas *topk_picture(zfv_ui *ui, int li) {
+    if (ui->topk_pic_layer == li) return ui->topk_pic_failed ? NULL : &ui->topk_pic;
+    zf_canvas_free(&ui->topk_pic);
+    ui->topk_pic_layer = li;
+    ui->topk_pic_failed = 1;
+    const zf_topk_layer *l = &ui->topk->layers[li];
+    if (!l->picture || !l->unit_box) return NULL;
+    char path[8300];
+    snprintf(path, sizeof path, "%s/%s", ui->topk_dir, l->picture);
+    int w = 0, h = 0, n = 0;
+    unsigned char *px = stbi_load(path, &w, &h, &n, 4);
+    if (!px) return NULL;
+    zf_error err = {0};
+    int rc = zf_canvas_from_pixels(&ui->topk_pic, px, w, h, 4, &err);
+    stbi_image_free(px);
+    if (rc) return NULL;
+    ui->topk_pic_failed = 0;
+    return &ui->topk_pic;
+}
+
 static void draw_topk(zf_canvas *c, zfv_ui *ui) {
     pane_frame(c, ui, ZFV_PANE_TOPK, C_TEXT, "top-9 dataset patches");
     const zfv_rect *b = &ui->L.body[ZFV_PANE_TOPK];
-    int lines = b->h / (ui->L.line_h > 0 ? ui->L.line_h : 1);
-    text_wrapped(c, ui, b->x, b->y, b->w, lines, C_DIM, "no top-k index for this model (run zfviz topk)");
+    int lh = ui->L.line_h > 0 ? ui->L.line_h : 1, lines = b->h / lh;
+    if (!ui->topk) {
+        text_wrapped(c, ui, b->x, b->y, b->w, lines, C_DIM,
+                     ui->topk_msg[0] ? ui->topk_msg : "no top-k index for this model (run zfviz topk)");
+        return;
+    }
+    if (ui->layer < 0 || ui->layer >= ui->info->n_layers) return;
+    const char *name = ui->info->layers[ui->layer].name;
+    const zf_topk_layer *l = zf_topk_find_layer(ui->topk, name);
+    char msg[600];
+    if (!l) {
+        snprintf(msg, sizeof msg, "layer %s is not in the top-k index (%d layers in %s)", name, ui->topk->n_layers,
+                 ui->topk_dir);
+        text_wrapped(c, ui, b->x, b->y, b->w, lines, C_DIM, msg);
+        return;
+    }
+    int u = zf_topk_find_unit(l, ui->unit);
+    if (u < 0 || !l->count[u]) {
+        snprintf(msg, sizeof msg, "unit %lld of %s is not in the top-k index", (long long)ui->unit, name);
+        text_wrapped(c, ui, b->x, b->y, b->w, lines, C_DIM, msg);
+        return;
+    }
+    const zf_topk_entry *e = &l->top[(size_t)u * ui->topk->k];
+    int li = (int)(l - ui->topk->layers);
+    const zf_canvas *pic = topk_picture(ui, li);
+    const int32_t *bx = l->unit_box ? l->unit_box + 4 * (size_t)u : NULL;
+    int box_ok = pic && bx && bx[0] >= 0 && bx[1] >= 0 && bx[2] > 0 && bx[3] > 0 && bx[0] + bx[2] <= pic->width &&
+                 bx[1] + bx[3] <= pic->height;
+    int cap_y = b->y + b->h - lh;
+    if (box_ok && b->h > 2 * lh) {
+        // the unit's cell of the layer picture: its projections beside its dataset patches
+        zf_canvas sub = {.width = bx[2], .height = bx[3], .stride = pic->stride,
+                         .pixels = pic->pixels + (size_t)bx[1] * pic->stride + (size_t)bx[0] * 4, .owns = 0};
+        int x, y, w, h;
+        zf_fit_rect(&x, &y, &w, &h, bx[2], bx[3], b->x, b->y, b->w, b->h - lh);
+        zf_canvas_fill_rect(c, x, y, w, h, ZF_RGB(0, 0, 0));
+        zf_canvas_blit(c, x, y, w, h, &sub, ZF_FILTER_BILINEAR, 1.0f);
+    } else {
+        int n = l->count[u] < 9 ? l->count[u] : 9;
+        text(c, ui, b->x, b->y, b->w, C_DIM, "%s", l->picture ? "(layer picture unreadable)" : "(no pictures in the index)");
+        for (int i = 0; i < n && (i + 2) * lh <= b->h - lh; i++)
+            text(c, ui, b->x, b->y + (i + 1) * lh, b->w, C_TEXT, "%d. image %lld at (%d, %d): %.4g", i + 1,
+                 (long long)e[i].image, e[i].y, e[i].x, e[i].value);
+    }
+    text(c, ui, b->x, cap_y, b->w, C_DIM, "unit %lld: top %.4g (image %lld), %d of %s", (long long)ui->unit,
+         e[0].value, (long long)e[0].image, l->count[u], ui->topk->data ? ui->topk->data : "?");
 }
 
 static const char *job_name(int j) {

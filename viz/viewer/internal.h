@@ -312,9 +312,20 @@ typedef struct zfv_ui {
     int busy_job;
     int64_t map_done, map_total;
     double last_frame_ms;
+    // top-9 pane (the index is loaded once at start; the layer pictures when first shown)
+    struct zf_topk *topk;      // NULL: none (topk_msg says why)
+    char topk_msg[512];
+    char topk_dir[4096];
+    int topk_pic_layer;        // index into topk->layers of the loaded picture (-1: none)
+    int topk_pic_failed;
+    zf_canvas topk_pic;        // that layer's picture (RGBA)
     // save
     char save_dir[4096];
 } zfv_ui;
+
+// Loads the index of dir (NULL: next to model_path; "" model: none) into ui (viewer.c).
+void zfv_topk_open(zfv_ui *ui, const char *dir, const char *model_path);
+void zfv_topk_close(zfv_ui *ui);
 
 // --- drawing (draw.c): pure canvas work, no SDL -----------------------------------------------------
 void zfv_draw_frame(zf_canvas *c, zfv_ui *ui);

@@ -1,7 +1,11 @@
-// occlude.c: see occlude.h. One forward pass per position on the occluder's own plan.
+// occlude.c: see occlude.h. Live probes go through core/occlude's incremental engine (only the
+// square's cone is recomputed); the full map, which records every map of a layer, and anything the
+// engine refuses (several outputs, an output other than the scored one) use one forward pass per
+// position on the occluder's own plan.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/occlude.h"
 #include "occlude.h"
 #include "internal.h"
 
@@ -9,6 +13,12 @@ struct zfv_occluder {
     zf_model m;
     zf_tensor x;           // the occluded input (reused)
     float gray[3];
+    // incremental engine for live probes, built for one (layer, unit, size, class, input)
+    zf_occluder *inc;
+    int inc_failed;        // the engine refused this key: plain path until the key changes
+    int inc_value, inc_size;
+    int64_t inc_unit, inc_cls;
+    zf_tensor inc_x;       // the clean input the engine was given
 };
 
 int zfv_occluder_create(zfv_occluder **out, zf_model *plan, const zf_preprocess *pp, zf_error *err) {
@@ -31,6 +41,8 @@ int zfv_occluder_create(zfv_occluder **out, zf_model *plan, const zf_preprocess 
 
 void zfv_occluder_free(zfv_occluder *o) {
     if (!o) return;
+    zf_occlude_free(o->inc);
+    zf_tensor_free(&o->inc_x);
     zf_model_free(&o->m);
     zf_tensor_free(&o->x);
     free(o);
@@ -48,9 +60,62 @@ void zfv_occlusion_center(int *cy, int *cx, int i, int j, int stride, int H, int
     *cx = x < W ? x : W - 1;
 }
 
+// The engine for (t, size, x), (re)built when any of them changed. 0: ready; 1: use the plain path.
+static int inc_ready(zfv_occluder *o, const zf_tensor *x, int size, const zfv_occlusion_target *t) {
+    int same_x = o->inc_x.data && zf_tensor_same_shape(&o->inc_x, x) &&
+                 !memcmp(o->inc_x.data, x->data, (size_t)zf_tensor_numel(x) * sizeof(float));
+    int same_key = o->inc_value == t->value && o->inc_unit == t->channel && o->inc_size == size && o->inc_cls == t->cls;
+    if (same_key && same_x && (o->inc || o->inc_failed)) return o->inc ? 0 : 1;
+    zf_error e = {0};
+    if (!same_key || o->inc_failed) {
+        zf_occlude_free(o->inc);
+        o->inc = NULL;
+        o->inc_failed = 0;
+        o->inc_value = t->value, o->inc_unit = t->channel, o->inc_size = size, o->inc_cls = t->cls;
+        zf_tensor_free(&o->inc_x);
+        if (o->m.n_outputs < 1 || o->m.outputs[0] != t->out_value || t->cls < 0) { o->inc_failed = 1; return 1; }
+        zf_occlude_opts op = zf_occlude_defaults();
+        op.patch = size;
+        op.stride = size;   // the full-map positions are never used here: keep the plan small
+        op.batch = 1;
+        op.fill = ZF_FILL_VALUE;
+        memcpy(op.fill_value, o->gray, sizeof op.fill_value);
+        op.target = t->cls;
+        op.layer = t->value;
+        op.unit = t->value >= 0 ? t->channel : -1;
+        if (t->value >= 0 && t->channel < 0) op.layer = -1, op.unit = -1;
+        if (zf_occlude_create(&o->inc, &o->m, &op, &e)) { o->inc = NULL; o->inc_failed = 1; return 1; }
+    }
+    zf_tensor_free(&o->inc_x);
+    if (zf_tensor_copy(&o->inc_x, x, &e) || zf_occlude_set_input(o->inc, x, &e)) {
+        zf_occlude_free(o->inc);
+        o->inc = NULL;
+        o->inc_failed = 1;
+        zf_tensor_free(&o->inc_x);
+        if (!zf_tensor_copy(&o->inc_x, x, &e)) return 1;   // remember the input: do not retry it
+        return 1;
+    }
+    return 0;
+}
+
 int zfv_occlude_at(zfv_probe *r, float *map, float *sums, zfv_occluder *o, const zf_tensor *x, int cy, int cx,
                    int size, const zfv_occlusion_target *t, zf_error *err) {
     memset(r, 0, sizeof *r);
+    if (size < 1) size = 1;
+    if (!sums && x->ndim == 4 && zf_tensor_same_shape(&o->x, x) && !inc_ready(o, x, size, t)) {
+        int P = 0;
+        zf_occlude_geometry(o->inc, &P, NULL, NULL, NULL);
+        zf_occlude_point pt;
+        if (zf_occlude_at(o->inc, cy - P / 2, cx - P / 2, &pt, err)) return err->code;
+        r->prob = pt.prob;
+        r->top = pt.label;
+        r->top_prob = pt.label_prob;
+        r->map_sum = (float)pt.unit;
+        r->map_max = NAN;
+        r->incremental = 1;
+        (void)map;
+        return 0;
+    }
     if (!zf_tensor_same_shape(&o->x, x) || x->ndim != 4)
         return zf_fail(err, ZF_ERR_INPUT, "occlusion: input shape does not match the plan");
     int64_t C = x->dims[1], H = x->dims[2], W = x->dims[3];
@@ -106,7 +171,7 @@ int zfv_occlude_at(zfv_probe *r, float *map, float *sums, zfv_occluder *o, const
             for (int64_t i = 0; i < hw; i++) { s += m[i]; if (m[i] > mx) mx = m[i]; }
             r->map_sum = (float)s;
             r->map_max = mx;
-            if (map) memcpy(map, m, (size_t)hw * sizeof(float));
+            if (map) { memcpy(map, m, (size_t)hw * sizeof(float)); r->have_map = 1; }
         }
     }
     return 0;

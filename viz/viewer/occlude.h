@@ -9,9 +9,12 @@
 //   ... p.prob (class probability with the square), map (the watched map under occlusion) ...
 //   zfv_occluder_free(o);
 //
-// This is deliberately the plain method (a whole forward pass per position); the incremental engine
-// of core/occlude (recomputing only the receptive-field cone of the square) replaces the bodies of
-// these functions, not their callers. Positions of a full map are the centers of a stride grid, so
+// Without sums (live probes), zfv_occlude_at uses core/occlude's incremental engine (recomputing
+// only the square's receptive-field cone; rebuilt, with one clean forward, when the watched map, the
+// square's size, the class or the input change): it gives p(class), the top class and the map's total
+// but not the occluded map itself (have_map = 0, map_max NaN). With sums (the full map, every map's
+// total), or when the engine refuses the model, it runs one whole forward pass per position and
+// fills map. Positions of a full map are the centers of a stride grid, so
 // map cell (i, j) covers input block [i*stride, (i+1)*stride) x [j*stride, (j+1)*stride) and the map
 // overlays the image exactly; squares near the border are clipped to the image.
 #ifndef ZF_VIEWER_OCCLUDE_H
@@ -26,7 +29,9 @@ typedef struct zfv_probe {
     float prob;            // p(cls) with the square
     int64_t top;           // the most probable class with the square
     float top_prob;
-    float map_sum, map_max;   // the watched map (value, channel) under occlusion
+    float map_sum, map_max;   // the watched map (value, channel) under occlusion (map_max NaN: unknown)
+    int have_map;          // 1: map was filled (plain path)
+    int incremental;       // 1: answered by core/occlude's incremental engine
 } zfv_probe;
 
 // Takes ownership of *plan (zeroed on return, also on error). pp gives the gray value per channel.

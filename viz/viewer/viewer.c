@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "core/topk.h"
 #include "internal.h"
 #include "viz/png.h"
 
@@ -916,6 +917,7 @@ int zf_viewer_run(const zf_viewer_options *opt, zf_error *err) {
     if ((rc = find_images(v, err))) goto done;
     if ((rc = zf_font_load(&v->ui.font, &fo, err))) goto done;
     ui_init(v);
+    zfv_topk_open(&v->ui, v->o.topk, v->src.path);
     if (v->o.layer) {
         int val = zf_model_find(&m, v->o.layer), found = -1;
         for (int i = 0; i < v->info.n_layers && val >= 0; i++)
@@ -1003,6 +1005,7 @@ done:
     zf_canvas_free(&v->ui.pic_input.c);
     zf_canvas_free(&v->ui.pic_unit.c);
     zf_canvas_free(&v->ui.pic_proj.c);
+    zfv_topk_close(&v->ui);
     zf_canvas_free(&v->frame);
     zf_font_free(v->ui.font);
     zfv_info_free(&v->info);
@@ -1014,4 +1017,50 @@ done:
     if (v->windowed || SDL_WasInit(SDL_INIT_VIDEO)) SDL_Quit();
     free(v);
     return rc;
+}
+
+// --- the top-k index (top-9 pane) -------------------------------------------------------------------
+void zfv_topk_open(zfv_ui *ui, const char *dir, const char *model_path) {
+    ui->topk = NULL;
+    ui->topk_pic_layer = -1;
+    ui->topk_pic_failed = 0;
+    ui->topk_dir[0] = 0;
+    if (dir) snprintf(ui->topk_dir, sizeof ui->topk_dir, "%s", dir);
+    else if (model_path && *model_path) zf_topk_default_dir(ui->topk_dir, sizeof ui->topk_dir, model_path);
+    if (!ui->topk_dir[0]) {
+        snprintf(ui->topk_msg, sizeof ui->topk_msg, "no top-k index for this model (run zfviz topk)");
+        return;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", ui->topk_dir, ZF_TOPK_INDEX);
+    if (access(path, F_OK)) {
+        snprintf(ui->topk_msg, sizeof ui->topk_msg, "no top-k index for this model (run zfviz topk; looked for %s)",
+                 path);
+        return;
+    }
+    zf_topk *t = calloc(1, sizeof *t);
+    zf_error err = {0};
+    if (!t) { snprintf(ui->topk_msg, sizeof ui->topk_msg, "top-k index: out of memory"); return; }
+    if (zf_topk_load(t, path, &err)) {
+        snprintf(ui->topk_msg, sizeof ui->topk_msg, "%s", err.msg);
+        zf_topk_free(t);
+        free(t);
+        return;
+    }
+    uint64_t h = 0;
+    if (model_path && *model_path && t->model_hash && !zf_file_hash(&h, model_path, &err) && h != t->model_hash) {
+        snprintf(ui->topk_msg, sizeof ui->topk_msg, "the top-k index in %s is for another model (%s)", ui->topk_dir,
+                 t->model ? t->model : "?");
+        zf_topk_free(t);
+        free(t);
+        return;
+    }
+    ui->topk = t;
+    ui->topk_msg[0] = 0;
+}
+
+void zfv_topk_close(zfv_ui *ui) {
+    if (ui->topk) { zf_topk_free(ui->topk); free(ui->topk); }
+    ui->topk = NULL;
+    zf_canvas_free(&ui->topk_pic);
 }

@@ -36,6 +36,7 @@ typedef struct zf_viewer_options {
     const char *font;              // TrueType font file (NULL: DejaVu Sans)
     int occlusion_size;            // occluding square side in input pixels (0: a sixth of the input)
     int occlusion_stride;          // full-map stride (0: about 14 positions per side)
+    const char *topk;              // top-k index folder (zfviz topk); NULL: <model without .onnx>.topk
 } zf_viewer_options;
 
 zf_viewer_options zf_viewer_defaults(void);
