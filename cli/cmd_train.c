@@ -316,8 +316,8 @@ int cmd_train(int argc, char **argv) {
 
     int64_t n_weights = 0;
     for (int i = 0; i < t.n_params; i++) n_weights += t.params[i].numel;
-    fprintf(stderr, "zfviz train: %s, %lld parameters, %lld items (%lld steps of %lld per epoch), %d threads\n", arch,
-            (long long)n_weights, (long long)ds.count, (long long)(ds.count / batch), batch, m.threads);
+    fprintf(stderr, "zfviz train: %s, %lld parameters, %lld items (%lld steps of %lld per epoch), %d thread%s\n", arch,
+            (long long)n_weights, (long long)ds.count, (long long)(ds.count / batch), batch, m.threads, m.threads == 1 ? "" : "s");
     zf_train_data d = {.ds = &ds, .pp = &pp, .flip = flip, .shift = shift};
     char result[512] = "";
     for (int e = 1; e <= epochs; e++) {

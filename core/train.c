@@ -49,7 +49,6 @@ void zf_trainer_free(zf_trainer *t) {
     free(t->grad);
     free(t->params);
     free(t->arena);
-    free(t->scratch);
     free(t->order);
     free(t->labels);
     free(t->ok);
@@ -127,25 +126,16 @@ int zf_trainer_init(zf_trainer *t, zf_model *m, const zf_train_opts *o, zf_error
                 if (n->in[k] >= 0) reach[n->in[k]] = 1;
     }
     // Every node between a parameter and the loss needs a backward rule.
-    size_t scratch = m->scratch_bytes;
-    int threads = zf_pool_threads(m->pool);
     for (int i = 0; i < t->n_back; i++) {
         const zf_node *n = &m->nodes[i];
         int in_g = 0, out_g = 0;
         for (int k = 0; k < n->n_in; k++) in_g |= n->in[k] >= 0 && req[n->in[k]] && reach[n->in[k]];
         for (int o2 = 0; o2 < n->n_out; o2++) out_g |= n->out[o2] >= 0 && req[n->out[o2]] && reach[n->out[o2]];
-        if (!in_g || !out_g) continue;
-        if (!zf_tmp_backward(n->op->type)) {
+        if (in_g && out_g && !n->op->backward) {
             rc = zf_fail(err, ZF_ERR_INPUT, "%s: node '%s' (%s): no backward rule; zfviz cannot train through this op",
                          m->path, n->name, n->op->type);
             goto done;
         }
-        size_t s = n->scratch_bytes + zf_tmp_backward_scratch(n, m->values, threads);
-        if (s > scratch) scratch = s;
-    }
-    for (int i = 0; i < m->n_nodes; i++) {
-        size_t s = m->nodes[i].scratch_bytes + zf_tmp_backward_scratch(&m->nodes[i], m->values, threads);
-        if (zf_tmp_train_forward(m->nodes[i].op->type) && s > scratch) scratch = s;
     }
     // The arena: activation gradients, parameter gradients (both cleared every step), then the
     // optimizer state.
@@ -198,11 +188,6 @@ int zf_trainer_init(zf_trainer *t, zf_model *m, const zf_train_opts *o, zf_error
             }
         }
     }
-    t->scratch_bytes = ALIGN16(scratch) + 64;
-    if (!(t->scratch = aligned_alloc(64, (t->scratch_bytes + 63) & ~(size_t)63))) {
-        rc = zf_fail(err, ZF_ERR_RUNTIME, "out of memory allocating scratch");
-        goto done;
-    }
     const zf_tensor *x = &m->values[m->inputs[0]].t;
     if (!t->o.output_grad && (x->ndim < 1 || x->dims[0] != t->batch)) {
         rc = zf_fail(err, ZF_ERR_INPUT, "%s: input batch %lld differs from output batch %lld", m->path,
@@ -240,12 +225,13 @@ int zf_train_forward(zf_trainer *t, const zf_tensor *x, uint64_t seed, zf_error 
     }
     t->ctx.seed = seed;
     t->ctx.bn_momentum = (float)t->o.bn_momentum;
-    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = t->scratch};
+    // zf_model_forward's loop with the training context: Dropout drops, BatchNormalization uses the
+    // batch's statistics.
+    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx};
     for (int i = 0; i < m->n_nodes; i++) {
         zf_node *n = &m->nodes[i];
-        zf_train_forward_fn f = zf_tmp_train_forward(n->op->type);
-        int rc = f ? f(n, m->values, &ex, &t->ctx, err) : n->op->forward(n, m->values, &ex, err);
-        if (rc) return zf_error_prefix(err, "%s: node '%s' (%s)", m->path, n->name, n->op->type);
+        if (n->op->forward(n, m->values, &ex, err))
+            return zf_error_prefix(err, "%s: node '%s' (%s)", m->path, n->name, n->op->type);
     }
     return 0;
 }
@@ -256,16 +242,16 @@ void zf_train_zero_grad(zf_trainer *t) {
 
 int zf_train_backward(zf_trainer *t, zf_error *err) {
     zf_model *m = t->m;
-    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = t->scratch};
+    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx};
     for (int i = t->n_back - 1; i >= 0; i--) {
         const zf_node *n = &m->nodes[i];
         int in_g = 0, out_g = 0;
         for (int k = 0; k < n->n_in; k++) in_g |= n->in[k] >= 0 && t->grad[n->in[k]];
         for (int o = 0; o < n->n_out; o++) out_g |= n->out[o] >= 0 && t->grad[n->out[o]];
         if (!in_g || !out_g) continue;
-        zf_backward_fn f = zf_tmp_backward(n->op->type);
-        if (!f) return zf_fail(err, ZF_ERR_INPUT, "%s: node '%s' (%s): no backward rule", m->path, n->name, n->op->type);
-        if (f(n, m->values, t->grad, &ex, &t->ctx, err))
+        if (!n->op->backward)
+            return zf_fail(err, ZF_ERR_INPUT, "%s: node '%s' (%s): no backward rule", m->path, n->name, n->op->type);
+        if (n->op->backward(n, m->values, t->grad, &ex, err))
             return zf_error_prefix(err, "%s: node '%s' (%s) backward", m->path, n->name, n->op->type);
     }
     return 0;

@@ -16,8 +16,9 @@
 // statistics), the loss and its gradient at the logits, then every node in reverse order adds its
 // inputs' gradients (op->backward, core/ops/), then the optimizer updates the parameters in place:
 // the constant tensors of the plan, so the model is ready to run, project or export at any time.
-// Every buffer (gradients, optimizer state, scratch) is allocated by zf_trainer_init; a step
-// allocates nothing. The same seed gives the same weights, order, masks and result.
+// Every buffer (gradients, optimizer state) is allocated by zf_trainer_init; the ops' temporary
+// memory is the plan's scratch (node->scratch_bytes covers forward and backward). A step allocates
+// nothing. The same seed gives the same weights, order, masks and result.
 #ifndef ZF_TRAIN_H
 #define ZF_TRAIN_H
 #include <stdint.h>
@@ -25,7 +26,7 @@
 #include "data.h"
 #include "image.h"
 #include "progress.h"
-#include "ops/backward_tmp.h"
+#include "ops/op.h"
 
 typedef enum { ZF_OPT_SGD = 0, ZF_OPT_ADAM = 1 } zf_optimizer;
 
@@ -64,8 +65,6 @@ typedef struct zf_trainer {
     int64_t steps;          // updates done (Adam's bias correction, the dropout seed)
     float *arena;           // every gradient and the optimizer state
     size_t arena_floats, zero_floats;   // the first zero_floats are cleared every step
-    void *scratch;
-    size_t scratch_bytes;
     zf_train_ctx ctx;       // training mode of the current forward pass
     // Epochs: the order of the training items, the labels of a batch, an augmentation buffer.
     int64_t *order;

@@ -383,6 +383,26 @@ static void binary_case(const char *name, const char *op, int na, const int64_t 
 static void test_elementwise(void) {
     int64_t x4[4] = {2, 3, 4, 5}, x2[2] = {3, 7};
     unary_case("relu", "Relu", 4, x4, FILL_SMOOTH);
+    unary_case("leaky relu", "LeakyRelu", 4, x4, FILL_SMOOTH);
+    unary_case("sigmoid", "Sigmoid", 4, x4, FILL_SMOOTH);
+    unary_case("tanh", "Tanh", 4, x4, FILL_SMOOTH);
+    unary_case("exp", "Exp", 4, x4, FILL_SMOOTH);
+    {
+        graph g;
+        g_init(&g);
+        g_input(&g, "x", 4, x4);
+        zf_tensor lo = {0}, hi = {0};
+        zf_tensor_alloc(&lo, ZF_F32, 0, NULL, NULL);
+        zf_tensor_alloc(&hi, ZF_F32, 0, NULL, NULL);
+        zf_f32(&lo)[0] = -0.55f;   // between the fill's values, away from +-eps of any
+        zf_f32(&hi)[0] = 0.45f;
+        zf_onnx_add_initializer(&g.om.graph, "lo", &lo);
+        zf_onnx_add_initializer(&g.om.graph, "hi", &hi);
+        const char *in[3] = {"x", "lo", "hi"};
+        g_node(&g, "Clip", 3, in);
+        fd_opts o = {"clip", FILL_GAPS, 1e-3, 2e-3, 0};
+        fd_case(&g, &o);
+    }
     unary_case("identity", "Identity", 4, x4, FILL_SMOOTH);
     {
         graph g;
@@ -428,6 +448,34 @@ static void test_elementwise(void) {
 }
 
 // zf_softmax_xent's gradient against finite differences of its own loss, in double.
+// An op without a backward rule between a parameter and the loss is reported when training starts.
+static void test_no_rule(void) {
+    graph g;
+    g_init(&g);
+    int64_t x[4] = {2, 3, 4, 5}, w[4] = {3, 3, 1, 1};
+    g_input(&g, "x", 4, x);
+    g_param(&g, "w", 4, w, 0.5f);
+    const char *c_in[2] = {"x", "w"}, *c_out[1] = {"c"}, *t_in[1] = {"c"}, *t_out[1] = {"y"};
+    zf_onnx_add_node(&g.om.graph, "Conv", "conv", 2, c_in, 1, c_out);
+    zf_onnx_node *t = zf_onnx_add_node(&g.om.graph, "Transpose", "swap", 1, t_in, 1, t_out);
+    zf_onnx_set_ints(t, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    int64_t d[1] = {-1};
+    zf_onnx_add_output(&g.om.graph, "y", 1, 1, d);
+    zf_error err = {0};
+    zf_model m = {0};
+    zf_load_opts lo = zf_load_defaults();
+    CHECK(!zf_model_from_onnx(&m, &g.om, "t.onnx", &lo, &err), "load: %s", err.msg);
+    zf_trainer tr;
+    zf_train_opts o = zf_train_defaults();
+    o.output_grad = 1;
+    int rc = zf_trainer_init(&tr, &m, &o, &err);
+    CHECK(rc == ZF_ERR_INPUT && strstr(err.msg, "node 'swap' (Transpose): no backward rule"),
+          "no backward rule: rc %d, '%s'", rc, err.msg);
+    if (!rc) zf_trainer_free(&tr);
+    zf_model_free(&m);
+    zf_onnx_free(&g.om);
+}
+
 static void test_xent(void) {
     const int64_t B = 5, K = 7, n = 4;   // row 4 is padding: no loss, no gradient
     float x[35], d[35];
@@ -681,6 +729,7 @@ int main(void) {
     test_pools();
     test_lrn_bn_dropout();
     test_elementwise();
+    test_no_rule();
     test_xent();
     test_whole_lenet();
     test_torch_grads();

@@ -6,6 +6,7 @@
 #include "op_util.h"
 #include "proj.h"
 #include "../onnx/onnx.h"
+#include "../rng.h"
 
 // --- kernels ------------------------------------------------------------------------------------
 
@@ -236,13 +237,88 @@ static int clip_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return unary_project(n, a, &u);
 }
 
+// --- backward rules (training, core/train.h): the derivative, ADDED to the input's gradient --------
+
+void zf_relu_backward(float *dx, const float *dy, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+typedef struct unary_back {
+    unary_kind kind;
+    float *dx;
+    const float *dy, *x, *y;
+    float a, lo, hi;
+} unary_back;
+
+static void unary_back_body(void *vc, int64_t b, int64_t e) {
+    const unary_back *c = vc;
+    float *dx = c->dx + b;
+    const float *dy = c->dy + b, *x = c->x + b, *y = c->y + b;
+    const int64_t n = e - b;
+    switch (c->kind) {
+    case U_RELU: zf_relu_backward(dx, dy, x, n); break;
+    case U_LEAKYRELU: for (int64_t i = 0; i < n; i++) dx[i] += x[i] >= 0.0f ? dy[i] : c->a * dy[i]; break;
+    case U_SIGMOID: for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]); break;
+    case U_TANH: for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]); break;
+    case U_CLIP: for (int64_t i = 0; i < n; i++) dx[i] += x[i] >= c->lo && x[i] <= c->hi ? dy[i] : 0.0f; break;
+    case U_SQRT: for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * 0.5f / y[i]; break;
+    case U_EXP: for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i]; break;
+    }
+}
+
+static int unary_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, unary_back *c) {
+    c->dy = zf_grad_out(grad, n, 0);
+    c->dx = zf_grad_in(grad, n, 0);
+    if (!c->dy || !c->dx) return 0;
+    c->x = zf_f32(&v[n->in[0]].t);
+    c->y = zf_f32(&v[n->out[0]].t);
+    zf_exec_range(ex, zf_tensor_numel(&v[n->in[0]].t), unary_back_body, c);
+    return 0;
+}
+
+static int relu_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    unary_back c = {.kind = U_RELU};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int leakyrelu_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const zf_leakyrelu_params *p = n->params;
+    unary_back c = {.kind = U_LEAKYRELU, .a = p->alpha};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int sigmoid_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    unary_back c = {.kind = U_SIGMOID};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int tanh_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    unary_back c = {.kind = U_TANH};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int sqrt_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    unary_back c = {.kind = U_SQRT};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int exp_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    unary_back c = {.kind = U_EXP};
+    return unary_backward(n, v, grad, ex, &c);
+}
+static int clip_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const zf_clip_params *p = n->params;
+    unary_back c = {.kind = U_CLIP, .lo = p->min, .hi = p->max};
+    if (zf_has_input(n, 1)) c.lo = zf_f32(&v[n->in[1]].t)[0];
+    if (zf_has_input(n, 2)) c.hi = zf_f32(&v[n->in[2]].t)[0];
+    if (zf_grad_in(grad, n, 1) || zf_grad_in(grad, n, 2))
+        return zf_fail(err, ZF_ERR_INPUT, "no backward rule into the bounds min/max");
+    return unary_backward(n, v, grad, ex, &c);
+}
+
 // Relu
 static int relu_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Relu", 1, err); }
 static int relu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_RELU};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward, .project = relu_project};
+const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward, .project = relu_project,
+                .backward = relu_backward};
 
 // LeakyRelu
 static int leakyrelu_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
@@ -257,7 +333,8 @@ static int leakyrelu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_erro
 }
 const zf_op zf_op_leakyrelu = {.type = "LeakyRelu", .params_size = sizeof(zf_leakyrelu_params),
                 .parse = leakyrelu_parse, .shape = leakyrelu_shape, .forward = leakyrelu_forward,
-                .project = leakyrelu_project};
+                .project = leakyrelu_project,
+                .backward = leakyrelu_backward};
 
 // Sigmoid, Tanh, Sqrt, Exp
 static int sigmoid_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sigmoid", 0, err); }
@@ -266,28 +343,32 @@ static int sigmoid_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error 
     return run_unary(n, v, ex, &c);
 }
 const zf_op zf_op_sigmoid = {.type = "Sigmoid", .shape = sigmoid_shape, .forward = sigmoid_forward,
-                .project = sigmoid_project};
+                .project = sigmoid_project,
+                .backward = sigmoid_backward};
 
 static int tanh_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Tanh", 0, err); }
 static int tanh_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_TANH};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_tanh = {.type = "Tanh", .shape = tanh_shape, .forward = tanh_forward, .project = tanh_project};
+const zf_op zf_op_tanh = {.type = "Tanh", .shape = tanh_shape, .forward = tanh_forward, .project = tanh_project,
+                .backward = tanh_backward};
 
 static int sqrt_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Sqrt", 0, err); }
 static int sqrt_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_SQRT};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_sqrt = {.type = "Sqrt", .shape = sqrt_shape, .forward = sqrt_forward, .project = sqrt_project};
+const zf_op zf_op_sqrt = {.type = "Sqrt", .shape = sqrt_shape, .forward = sqrt_forward, .project = sqrt_project,
+                .backward = sqrt_backward};
 
 static int exp_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Exp", 0, err); }
 static int exp_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     unary_ctx c = {.kind = U_EXP};
     return run_unary(n, v, ex, &c);
 }
-const zf_op zf_op_exp = {.type = "Exp", .shape = exp_shape, .forward = exp_forward, .project = exp_project};
+const zf_op zf_op_exp = {.type = "Exp", .shape = exp_shape, .forward = exp_forward, .project = exp_project,
+                .backward = exp_backward};
 
 // Clip
 static int clip_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
@@ -333,7 +414,8 @@ static int clip_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
 }
 const zf_op zf_op_clip = {.type = "Clip", .params_size = sizeof(zf_clip_params), .parse = clip_parse,
                 .shape = clip_shape, .forward = clip_forward,
-                .project = clip_project};
+                .project = clip_project,
+                .backward = clip_backward};
 
 // Identity: any element type, a copy.
 static int identity_shape(zf_node *n, zf_value *v, zf_error *err) { return same_shape(n, v, "Identity", 1, err); }
@@ -345,15 +427,18 @@ static int copy_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
     return 0;
 }
 const zf_op zf_op_identity = {.type = "Identity", .shape = identity_shape, .forward = copy_forward,
-                .project = zf_proj_identity};
+                .project = zf_proj_identity,
+                .backward = zf_copy_backward};
 
-// Dropout: inference only, so output = input and the optional mask is all true (nothing dropped).
-// The ratio and training_mode inputs are accepted and ignored: a model meant for inference never
-// sets training_mode, and a recorded forward pass must be deterministic.
+// Dropout. Inference: output = input and the optional mask is all true (nothing dropped); the
+// training_mode input is ignored, as a recorded forward pass must be deterministic. Training passes
+// (zf_exec.train, core/train.h) drop elements with probability ratio (input 1 from opset 12, the
+// attribute before; 0.5 by default) and scale the others by 1/(1 - ratio), with a mask that is a hash
+// of (the step's seed, the output tensor, the element), so the backward pass draws the same one.
 static int dropout_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
     zf_dropout_params *p = params;
     p->mask_bool = opset <= 0 || opset >= 10;
-    return 0;
+    return zf_onnx_attr_float(&p->ratio, n, "ratio", 0.5f, err);
 }
 
 static int dropout_shape(zf_node *n, zf_value *v, zf_error *err) {
@@ -369,15 +454,76 @@ static int dropout_shape(zf_node *n, zf_value *v, zf_error *err) {
     return 0;
 }
 
+uint64_t zf_dropout_key(uint64_t seed, int64_t tensor) {
+    return zf_rng_mix(zf_rng_mix(seed) ^ zf_rng_mix((uint64_t)tensor + 0x5851F42D4C957F2DULL));
+}
+
+uint32_t zf_dropout_threshold(float ratio) {
+    if (!(ratio > 0.0f)) return 0;
+    if (ratio >= 1.0f) return 1u << 24;
+    return (uint32_t)lrint((double)ratio * (double)(1 << 24));
+}
+
+void zf_dropout_train_forward(float *out, float *mask, const float *x, int64_t n, float ratio, uint64_t key) {
+    const uint32_t th = zf_dropout_threshold(ratio);
+    const float s = ratio < 1.0f ? 1.0f / (1.0f - ratio) : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        int keep = zf_dropout_keep(key, i, th);
+        out[i] = keep ? x[i] * s : 0.0f;
+        if (mask) mask[i] = (float)keep;
+    }
+}
+
+void zf_dropout_backward(float *dx, const float *dy, int64_t n, float ratio, uint64_t key) {
+    const uint32_t th = zf_dropout_threshold(ratio);
+    const float s = ratio < 1.0f ? 1.0f / (1.0f - ratio) : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        if (zf_dropout_keep(key, i, th)) dx[i] += dy[i] * s;
+}
+
+static float dropout_ratio(const zf_node *n, const zf_value *v) {
+    const zf_dropout_params *p = n->params;
+    if (zf_has_input(n, 1)) {
+        const zf_tensor *r = &v[n->in[1]].t;
+        if (r->data && r->dtype == ZF_F32 && zf_tensor_numel(r) == 1) return zf_f32(r)[0];
+    }
+    return p ? p->ratio : 0.5f;
+}
+
 static int dropout_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
+    zf_tensor *m = n->n_out > 1 && n->out[1] >= 0 ? &v[n->out[1]].t : NULL;
+    if (ex && ex->train) {
+        const zf_tensor *x = &v[n->in[0]].t;
+        float ratio = dropout_ratio(n, v);
+        if (!(ratio >= 0.0f && ratio < 1.0f)) return zf_fail(err, ZF_ERR_INPUT, "ratio %g is not in [0, 1)", ratio);
+        const uint64_t key = zf_dropout_key(ex->train->seed, n->out[0]);
+        const int64_t k = zf_tensor_numel(x);
+        zf_dropout_train_forward(zf_f32(&v[n->out[0]].t), m && m->dtype == ZF_F32 ? zf_f32(m) : NULL, zf_f32(x), k,
+                                 ratio, key);
+        if (m && m->dtype == ZF_I64) {
+            const uint32_t th = zf_dropout_threshold(ratio);
+            for (int64_t i = 0; i < k; i++) zf_i64(m)[i] = zf_dropout_keep(key, i, th);
+        }
+        return 0;
+    }
     copy_forward(n, v, ex, err);
-    if (n->n_out > 1 && n->out[1] >= 0) {
-        zf_tensor *m = &v[n->out[1]].t;
+    if (m) {
         int64_t k = zf_tensor_numel(m);
         if (m->dtype == ZF_I64) for (int64_t i = 0; i < k; i++) zf_i64(m)[i] = 1;
         else for (int64_t i = 0; i < k; i++) zf_f32(m)[i] = 1.0f;
     }
     return 0;
 }
+
+static int dropout_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    if (!ex->train) return zf_copy_backward(n, v, grad, ex, err);
+    zf_dropout_backward(dx, dy, zf_tensor_numel(&v[n->in[0]].t), dropout_ratio(n, v),
+                        zf_dropout_key(ex->train->seed, n->out[0]));
+    return 0;
+}
 const zf_op zf_op_dropout = {.type = "Dropout", .params_size = sizeof(zf_dropout_params), .parse = dropout_parse,
-                .shape = dropout_shape, .forward = dropout_forward, .project = zf_proj_identity};
+                .shape = dropout_shape, .forward = dropout_forward, .project = zf_proj_identity,
+                .backward = dropout_backward};

@@ -172,6 +172,65 @@ static int ap_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h) --------------------------------------------------------------
+
+typedef struct {
+    float *dx;
+    const float *dy;
+    int cip;
+    zf_pool_geom g;
+} apb_ctx;
+
+static void apb_planes(void *vc, int64_t q0, int64_t q1) {
+    const apb_ctx *c = vc;
+    const zf_pool_geom *g = &c->g;
+    const int64_t in_plane = g->in[0] * g->in[1] * g->in[2], out_plane = g->out[0] * g->out[1] * g->out[2];
+    for (int64_t q = q0; q < q1; q++) {
+        float *dx = c->dx + q * in_plane;
+        const float *dy = c->dy + q * out_plane;
+        int64_t o = 0;
+        for (int64_t od = 0; od < g->out[0]; od++) {
+            int64_t d_lo, d_hi, d0 = od * g->s[0] - g->pb[0];
+            zf_pool_axis_range(&d_lo, &d_hi, d0, g, 0);
+            int64_t nd = count_taps(d0, c->cip, g, 0);
+            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+                int64_t h_lo, h_hi, h0 = oh * g->s[1] - g->pb[1];
+                zf_pool_axis_range(&h_lo, &h_hi, h0, g, 1);
+                int64_t nh = count_taps(h0, c->cip, g, 1);
+                for (int64_t ow = 0; ow < g->out[2]; ow++, o++) {
+                    int64_t w_lo, w_hi, w0 = ow * g->s[2] - g->pb[2];
+                    zf_pool_axis_range(&w_lo, &w_hi, w0, g, 2);
+                    int64_t count = nd * nh * count_taps(w0, c->cip, g, 2);
+                    if (count <= 0) continue;
+                    float v = dy[o] / (float)count;
+                    for (int64_t kd = d_lo; kd < d_hi; kd++) {
+                        int64_t id = d0 + kd * g->d[0];
+                        for (int64_t kh = h_lo; kh < h_hi; kh++) {
+                            float *row = dx + (id * g->in[1] + h0 + kh * g->d[1]) * g->in[2] + w0;
+                            for (int64_t kw = w_lo; kw < w_hi; kw++) row[kw * g->d[2]] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void zf_averagepool_backward(float *dx, const float *dy, const zf_averagepool_params *p, zf_pool *pool) {
+    apb_ctx c = {dx, dy, p->count_include_pad, {{0}}};
+    zf_pool_geom_from(&c.g, &p->win);
+    int64_t planes = p->N * p->C;
+    if (planes * c.g.out[0] * c.g.out[1] * c.g.out[2] * c.g.k[0] * c.g.k[1] * c.g.k[2] < (1 << 15)) pool = NULL;
+    zf_parallel_for(pool, planes, apb_planes, &c);
+}
+
+static int ap_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (dy && dx) zf_averagepool_backward(dx, dy, n->params, ex->pool);
+    return 0;
+}
+
 const zf_op zf_op_averagepool = {
     .type = "AveragePool",
     .params_size = sizeof(zf_averagepool_params),
@@ -182,4 +241,5 @@ const zf_op zf_op_averagepool = {
     .flops = ap_flops,
     .box_back = ap_box_back,
     .project = ap_project,
+    .backward = ap_backward,
 };

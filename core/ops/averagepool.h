@@ -32,4 +32,8 @@ int zf_averagepool_setup(zf_averagepool_params *p, int ndim, const int64_t *x_di
 // in (N,C,*in) -> out (N,C,*out)
 void zf_averagepool_forward(float *out, const float *in, const zf_averagepool_params *p, zf_pool *pool);
 
+// The backward pass (training, core/train.h): each output's gradient spread evenly over the taps it
+// averaged, ADDED to dx. dy (N,C,*out) -> dx (N,C,*in)
+void zf_averagepool_backward(float *dx, const float *dy, const zf_averagepool_params *p, zf_pool *pool);
+
 #endif

@@ -378,16 +378,75 @@ static int sum_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
-#define BINARY_OP(SYM, NAME, PARSE)                                                                              \
+// --- backward (training, core/train.h): Add, Sub, Mul, Div with numpy broadcasting; an input
+// broadcast along an axis receives the sum over that axis --------------------------------------------
+
+static int binary_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const zf_binary_params *p = n->params;
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *da = zf_grad_in(grad, n, 0), *db = zf_grad_in(grad, n, 1);
+    if (!dy || (!da && !db)) return 0;
+    if (p->legacy_axis) return zf_fail(err, ZF_ERR_INPUT, "opset < 7 broadcasting has no backward rule");
+    const zf_tensor *a = &v[n->in[0]].t, *b = &v[n->in[1]].t, *y = &v[n->out[0]].t;
+    const float *af = zf_f32(a), *bf = zf_f32(b);
+    const int nd = y->ndim;
+    int64_t sa[ZF_MAX_DIMS], sb[ZF_MAX_DIMS], idx[ZF_MAX_DIMS] = {0};
+    bcast_strides(sa, nd, y->dims, a->ndim, a->dims);
+    bcast_strides(sb, nd, y->dims, b->ndim, b->dims);
+    const int64_t cnt = zf_tensor_numel(y);
+    if (nd > 0 && p->op == ZF_BIN_ADD && zf_tensor_numel(a) == cnt && zf_tensor_numel(b) == cnt) {
+        // Same shapes (a residual connection): two plain sums.
+        for (int64_t i = 0; i < cnt; i++) {
+            if (da) da[i] += dy[i];
+            if (db) db[i] += dy[i];
+        }
+        return 0;
+    }
+    int64_t ia = 0, ib = 0;
+    for (int64_t i = 0; i < cnt; i++) {
+        const float g = dy[i];
+        switch (p->op) {
+        case ZF_BIN_ADD:
+            if (da) da[ia] += g;
+            if (db) db[ib] += g;
+            break;
+        case ZF_BIN_SUB:
+            if (da) da[ia] += g;
+            if (db) db[ib] -= g;
+            break;
+        case ZF_BIN_MUL:
+            if (da) da[ia] += g * bf[ib];
+            if (db) db[ib] += g * af[ia];
+            break;
+        case ZF_BIN_DIV:
+            if (da) da[ia] += g / bf[ib];
+            if (db) db[ib] -= g * af[ia] / (bf[ib] * bf[ib]);
+            break;
+        default:
+            return zf_fail(err, ZF_ERR_INPUT, "no backward rule");
+        }
+        for (int d = nd - 1; d >= 0; d--) {
+            ia += sa[d];
+            ib += sb[d];
+            if (++idx[d] < y->dims[d]) break;
+            ia -= sa[d] * y->dims[d];
+            ib -= sb[d] * y->dims[d];
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+#define BINARY_OP(SYM, NAME, PARSE, BACKWARD)                                                                    \
     const zf_op SYM = {.type = NAME, .params_size = sizeof(zf_binary_params), .parse = PARSE,                    \
                        .shape = binary_shape, .forward = binary_forward, .rf = union_rf,                         \
-                       .project = binary_project};
-BINARY_OP(zf_op_add, "Add", add_parse)
-BINARY_OP(zf_op_sub, "Sub", sub_parse)
-BINARY_OP(zf_op_mul, "Mul", mul_parse)
-BINARY_OP(zf_op_div, "Div", div_parse)
-BINARY_OP(zf_op_pow, "Pow", pow_parse)
-BINARY_OP(zf_op_equal, "Equal", equal_parse)
+                       .project = binary_project, .backward = BACKWARD};
+BINARY_OP(zf_op_add, "Add", add_parse, binary_backward)
+BINARY_OP(zf_op_sub, "Sub", sub_parse, binary_backward)
+BINARY_OP(zf_op_mul, "Mul", mul_parse, binary_backward)
+BINARY_OP(zf_op_div, "Div", div_parse, binary_backward)
+BINARY_OP(zf_op_pow, "Pow", pow_parse, NULL)
+BINARY_OP(zf_op_equal, "Equal", equal_parse, NULL)
 
 // Sum: any number of inputs, all broadcast together; accumulated pairwise into the output.
 static int sum_shape(zf_node *n, zf_value *v, zf_error *err) {

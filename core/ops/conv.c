@@ -646,6 +646,121 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h) -------------------------------------------------------------
+// dW += dY_tile col^T, dX += col2im(W^T dY_tile), dB += sum of dY, over the forward pass's tiles (rows
+// of one image, or several small images per GEMM with their gradients gathered side by side), so the
+// forward scratch suffices; 1x1 convolutions multiply the input directly. The input's gradient is
+// skipped when nothing wants it (conv1: the image).
+
+typedef struct {
+    float *tmp;
+    const float *dy;           // at image n0, the group's first channel
+    int64_t nb, ohw, K, cols;
+} gather_ctx;
+
+// dy of nb images (nb, K, OHW) at the group's channels -> tmp (Kg, nb*OHW)
+static void gather_range(void *vc, int64_t k0, int64_t k1) {
+    const gather_ctx *c = vc;
+    for (int64_t k = k0; k < k1; k++)
+        for (int64_t i = 0; i < c->nb; i++)
+            memcpy(c->tmp + k * c->cols + i * c->ohw, c->dy + (i * c->K + k) * c->ohw, (size_t)c->ohw * sizeof(float));
+}
+
+typedef struct {
+    float *db;
+    const float *dy;
+    int64_t N, K, ohw;
+} dbias_ctx;
+
+static void dbias_range(void *vc, int64_t k0, int64_t k1) {
+    const dbias_ctx *c = vc;
+    for (int64_t k = k0; k < k1; k++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < c->N; n++) {
+            const float *d = c->dy + (n * c->K + k) * c->ohw;
+            float t = 0.0f;
+            for (int64_t j = 0; j < c->ohw; j++) t += d[j];
+            s += t;
+        }
+        c->db[k] += (float)s;
+    }
+}
+
+void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *dy, const float *in,
+                        const float *w, const zf_conv_params *p, zf_pool *pool) {
+    const int64_t G = p->group, Cg = p->C / G, Kg = p->K / G;
+    const int64_t HW = p->H * p->W, ohw = p->OH * p->OW, ckk = Cg * p->kh * p->kw;
+    if (db) {
+        dbias_ctx bc = {db, dy, p->N, p->K, ohw};
+        zf_parallel_for(p->N * p->K * ohw < PAR_MIN_FLOATS ? NULL : pool, p->K, dbias_range, &bc);
+    }
+    if (!dx && !dw) return;
+    if (p->direct) {
+        for (int64_t n = 0; n < p->N; n++)
+            for (int64_t g = 0; g < G; g++) {
+                const float *dyn = dy + (n * p->K + g * Kg) * ohw;
+                if (dw)   // dW (Kg, Cg) += dY (Kg, HW) X^T (HW, Cg)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)Cg, (int)ohw, 1.0f, dyn,
+                                (int)ohw, in + (n * p->C + g * Cg) * HW, (int)HW, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                if (dx)   // dX (Cg, HW) += W^T (Cg, Kg) dY (Kg, HW)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Cg, (int)HW, (int)Kg, 1.0f,
+                                w + g * Kg * ckk, (int)ckk, dyn, (int)ohw, 1.0f, dx + (n * p->C + g * Cg) * HW, (int)HW);
+            }
+        return;
+    }
+    if (p->images_per_tile > 1) {
+        int64_t colf, tmpf;
+        scratch_floats(p, &colf, &tmpf);
+        float *tmp = col + colf;
+        for (int64_t n0 = 0; n0 < p->N; n0 += p->images_per_tile) {
+            int64_t nb = p->N - n0 < p->images_per_tile ? p->N - n0 : p->images_per_tile;
+            int64_t cols = nb * ohw;
+            for (int64_t g = 0; g < G; g++) {
+                gather_ctx gc = {tmp, dy + (n0 * p->K + g * Kg) * ohw, nb, ohw, p->K, cols};
+                zf_parallel_for(Kg * cols < PAR_MIN_FLOATS ? NULL : pool, Kg, gather_range, &gc);
+                if (dw) {
+                    for (int64_t i = 0; i < nb; i++)
+                        zf_im2col(col + i * ohw, cols, in + (n0 + i) * p->C * HW, g * Cg, Cg, 0, p->OH, p, pool);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)ckk, (int)cols, 1.0f, tmp,
+                                (int)cols, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                }
+                if (dx) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)cols, (int)Kg, 1.0f,
+                                w + g * Kg * ckk, (int)ckk, tmp, (int)cols, 0.0f, col, (int)cols);
+                    for (int64_t i = 0; i < nb; i++)
+                        zf_col2im(dx + (n0 + i) * p->C * HW, col + i * ohw, cols, g * Cg, Cg, 0, p->OH, p, pool);
+                }
+            }
+        }
+        return;
+    }
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t oh0 = 0; oh0 < p->OH; oh0 += p->tile_rows) {
+                int64_t oh1 = oh0 + p->tile_rows < p->OH ? oh0 + p->tile_rows : p->OH;
+                int64_t cols = (oh1 - oh0) * p->OW;
+                const float *dyt = dy + (n * p->K + g * Kg) * ohw + oh0 * p->OW;   // (Kg, cols), ld OHW
+                if (dw) {
+                    zf_im2col(col, cols, in + n * p->C * HW, g * Cg, Cg, oh0, oh1, p, pool);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)ckk, (int)cols, 1.0f, dyt,
+                                (int)ohw, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                }
+                if (dx) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)cols, (int)Kg, 1.0f,
+                                w + g * Kg * ckk, (int)ckk, dyt, (int)ohw, 0.0f, col, (int)cols);
+                    zf_col2im(dx + n * p->C * HW, col, cols, g * Cg, Cg, oh0, oh1, p, pool);
+                }
+            }
+}
+
+static int conv_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    if (!dy) return 0;
+    zf_conv2d_backward(zf_grad_in(grad, n, 0), zf_grad_in(grad, n, 1), zf_grad_in(grad, n, 2), ex->scratch, dy,
+                       zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), n->params, ex->pool);
+    return 0;
+}
+
 const zf_op zf_op_conv = {
     .type = "Conv",
     .params_size = sizeof(zf_conv_params),
@@ -657,4 +772,5 @@ const zf_op zf_op_conv = {
     .box_back = conv_box_back,
     .project = conv_project,
     .proj_scratch = conv_proj_scratch,
+    .backward = conv_backward,
 };

@@ -64,4 +64,10 @@ void zf_im2col(float *col, int64_t ld, const float *in, int64_t c0, int64_t nc, 
 void zf_col2im(float *img, const float *col, int64_t ld, int64_t c0, int64_t nc, int64_t oh0, int64_t oh1,
                const zf_conv_params *p, zf_pool *pool);
 
+// The backward pass (training, core/train.h), every gradient ADDED to (NULL: not wanted):
+// dy (N,K,OH,OW), in (N,C,H,W), w (K,C/g,kh,kw) -> dx (N,C,H,W), dw (K,C/g,kh,kw), db (K);
+// col: zf_conv_scratch_bytes(p), the forward pass's tiles.
+void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *dy, const float *in,
+                        const float *w, const zf_conv_params *p, zf_pool *pool);
+
 #endif

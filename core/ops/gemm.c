@@ -181,6 +181,53 @@ static int gemm_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h): Y = alpha op(A) op(B) + beta C gives
+// d op(A) = alpha dY op(B)^T (M,K), d op(B) = alpha op(A)^T dY (K,N) (a transposed operand gets the
+// transposed product), dC = beta dY summed over the axes C is broadcast along ---------------------
+
+void zf_gemm_backward(float *da, float *db, float *dc, const float *dy, const float *a, const float *b, int64_t c_rows,
+                      int64_t c_cols, const zf_gemm_params *p) {
+    const int M = (int)p->M, N = (int)p->N, K = (int)p->K;
+    if (M == 0 || N == 0) return;
+    if (da && K) {
+        if (!p->trans_a)   // dA (M,K) += alpha dY (M,N) op(B)^T (N,K)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, p->trans_b ? CblasNoTrans : CblasTrans, M, K, N, p->alpha, dy, N,
+                        b, p->trans_b ? K : N, 1.0f, da, K);
+        else               // dA (K,M) += alpha op(B) (K,N) dY^T (N,M)
+            cblas_sgemm(CblasRowMajor, p->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, p->alpha, b,
+                        p->trans_b ? K : N, dy, N, 1.0f, da, M);
+    }
+    if (db && K) {
+        if (!p->trans_b)   // dB (K,N) += alpha op(A)^T (K,M) dY (M,N)
+            cblas_sgemm(CblasRowMajor, p->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, p->alpha, a,
+                        p->trans_a ? M : K, dy, N, 1.0f, db, N);
+        else               // dB (N,K) += alpha dY^T (N,M) op(A) (M,K)
+            cblas_sgemm(CblasRowMajor, CblasTrans, p->trans_a ? CblasTrans : CblasNoTrans, N, K, M, p->alpha, dy, N,
+                        a, p->trans_a ? M : K, 1.0f, db, K);
+    }
+    if (dc && p->beta != 0.0f)
+        for (int64_t i = 0; i < M; i++) {
+            float *cr = dc + (c_rows == 1 ? 0 : i) * c_cols;
+            const float *g = dy + i * N;
+            if (c_cols == 1) {
+                float s = 0.0f;
+                for (int64_t j = 0; j < N; j++) s += g[j];
+                cr[0] += p->beta * s;
+            } else {
+                for (int64_t j = 0; j < N; j++) cr[j] += p->beta * g[j];
+            }
+        }
+}
+
+static int gemm_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const zf_gemm_params *p = n->params;
+    const float *dy = zf_grad_out(grad, n, 0);
+    if (!dy) return 0;
+    zf_gemm_backward(zf_grad_in(grad, n, 0), zf_grad_in(grad, n, 1), zf_grad_in(grad, n, 2), dy,
+                     zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), p->c_rows, p->c_cols, p);
+    return 0;
+}
+
 const zf_op zf_op_gemm = {
     .type = "Gemm",
     .params_size = sizeof(zf_gemm_params),
@@ -191,4 +238,5 @@ const zf_op zf_op_gemm = {
     .flops = gemm_flops,
     .box_back = gemm_box_back,
     .project = gemm_project,
+    .backward = gemm_backward,
 };

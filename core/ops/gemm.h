@@ -23,4 +23,9 @@ extern const zf_op zf_op_gemm;
 void zf_gemm_forward(float *out, const float *a, const float *b, const float *c, int64_t c_rows, int64_t c_cols,
                      const zf_gemm_params *p);
 
+// The backward pass (training, core/train.h), every gradient ADDED to (NULL: not wanted):
+// dy (M,N), a, b as in zf_gemm_forward -> da (shape of a), db (shape of b), dc (c_rows,c_cols)
+void zf_gemm_backward(float *da, float *db, float *dc, const float *dy, const float *a, const float *b, int64_t c_rows,
+                      int64_t c_cols, const zf_gemm_params *p);
+
 #endif

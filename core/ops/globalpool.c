@@ -119,6 +119,67 @@ static int gp_project(const zf_node *n, zf_proj_args *a, int is_max) {
 static int gavg_project(const zf_node *n, zf_proj_args *a, zf_error *err) { return gp_project(n, a, 0); }
 static int gmax_project(const zf_node *n, zf_proj_args *a, zf_error *err) { return gp_project(n, a, 1); }
 
+// --- backward (training, core/train.h) --------------------------------------------------------------
+
+typedef struct {
+    float *dx;
+    const float *dy, *in;
+    int64_t plane;
+} gpb_ctx;
+
+static void gavgb_range(void *vc, int64_t q0, int64_t q1) {
+    const gpb_ctx *c = vc;
+    for (int64_t q = q0; q < q1; q++) {
+        float v = c->dy[q] / (float)c->plane, *dx = c->dx + q * c->plane;
+        for (int64_t i = 0; i < c->plane; i++) dx[i] += v;
+    }
+}
+
+static void gmaxb_range(void *vc, int64_t q0, int64_t q1) {
+    const gpb_ctx *c = vc;
+    for (int64_t q = q0; q < q1; q++) {
+        const float *x = c->in + q * c->plane;
+        int64_t at = 0;
+        for (int64_t i = 1; i < c->plane; i++)
+            if (x[i] > x[at] || (isnan(x[i]) && !isnan(x[at]))) at = i;
+        c->dx[q * c->plane + at] += c->dy[q];
+    }
+}
+
+void zf_global_avgpool_backward(float *dx, const float *dy, int64_t planes, int64_t plane, zf_pool *pool) {
+    if (plane <= 0) return;
+    gpb_ctx c = {dx, dy, NULL, plane};
+    zf_parallel_for(planes * plane < (1 << 15) ? NULL : pool, planes, gavgb_range, &c);
+}
+
+void zf_global_maxpool_backward(float *dx, const float *dy, const float *in, int64_t planes, int64_t plane,
+                                zf_pool *pool) {
+    if (plane <= 0) return;
+    gpb_ctx c = {dx, dy, in, plane};
+    zf_parallel_for(planes * plane < (1 << 15) ? NULL : pool, planes, gmaxb_range, &c);
+}
+
+static int gavg_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    int64_t planes, plane;
+    gp_split(zf_cu_in(n, v, 0), &planes, &plane);
+    zf_global_avgpool_backward(dx, dy, planes, plane, ex->pool);
+    return 0;
+}
+
+static int gmax_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    const zf_tensor *x = zf_cu_in(n, v, 0);
+    int64_t planes, plane;
+    gp_split(x, &planes, &plane);
+    zf_global_maxpool_backward(dx, dy, zf_f32(x), planes, plane, ex->pool);
+    return 0;
+}
+
 const zf_op zf_op_global_averagepool = {
     .type = "GlobalAveragePool",
     .shape = gp_shape,
@@ -126,6 +187,7 @@ const zf_op zf_op_global_averagepool = {
     .rf = gp_rf,
     .box_back = gp_box_back,
     .project = gavg_project,
+    .backward = gavg_backward,
 };
 
 const zf_op zf_op_global_maxpool = {
@@ -135,4 +197,5 @@ const zf_op zf_op_global_maxpool = {
     .rf = gp_rf,
     .box_back = gp_box_back,
     .project = gmax_project,
+    .backward = gmax_backward,
 };

@@ -16,4 +16,12 @@ void zf_global_avgpool_forward(float *out, const float *in, int64_t planes, int6
 // in (planes, plane) -> out (planes); NaN propagates
 void zf_global_maxpool_forward(float *out, const float *in, int64_t planes, int64_t plane, zf_pool *pool);
 
+// The backward pass (training, core/train.h), ADDED to dx: the average's gradient spread over the
+// plane; the maximum's to its first maximum (NaN wins, as forward).
+// dy (planes) -> dx (planes, plane)
+void zf_global_avgpool_backward(float *dx, const float *dy, int64_t planes, int64_t plane, zf_pool *pool);
+// dy (planes), in (planes, plane) -> dx (planes, plane)
+void zf_global_maxpool_backward(float *dx, const float *dy, const float *in, int64_t planes, int64_t plane,
+                                zf_pool *pool);
+
 #endif

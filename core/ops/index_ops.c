@@ -143,9 +143,33 @@ static int concat_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// Backward (training, core/train.h): each input's gradient += its slice of the output's.
+static int concat_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    if (!dy) return 0;
+    const zf_tensor *y = &v[n->out[0]].t;
+    int64_t axis = concat_axis(n, y), outer = 1, inner = 1, off = 0;
+    for (int d = 0; d < axis; d++) outer *= y->dims[d];
+    for (int d = (int)axis + 1; d < y->ndim; d++) inner *= y->dims[d];
+    for (int k = 0; k < n->n_in; k++) {
+        const zf_tensor *x = &v[n->in[k]].t;
+        float *dx = zf_grad_in(grad, n, k);
+        int64_t row = x->dims[axis] * inner;
+        if (dx)
+            for (int64_t o = 0; o < outer; o++) {
+                const float *s = dy + (o * y->dims[axis] + off) * inner;
+                float *d = dx + o * row;
+                for (int64_t i = 0; i < row; i++) d[i] += s[i];
+            }
+        off += x->dims[axis];
+    }
+    return 0;
+}
+
 const zf_op zf_op_concat = {.type = "Concat", .params_size = sizeof(zf_concat_params), .parse = concat_parse,
                             .shape = concat_shape, .forward = concat_forward, .rf = concat_rf,
-                            .box_back = concat_box_back, .project = concat_project};
+                            .box_back = concat_box_back, .project = concat_project,
+                .backward = concat_backward};
 
 // --- Gather -------------------------------------------------------------------------------------
 

@@ -171,6 +171,85 @@ static int lrn_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h): the gradient above for every channel, a block of positions
+// at a time: first D^-beta and T_c = dy_c x_c D_c^(-beta-1) for every channel of the block (on the
+// stack: 2 * C * block floats), then each dx_j from the T of the outputs whose window holds j ------
+
+#define LRN_BACK_FLOATS 16384
+
+typedef struct {
+    float *dx;
+    const float *dy, *in;
+    int64_t N, C, plane, L, blocks;
+    const zf_lrn_params *p;
+} lrnb_ctx;
+
+static void lrnb_range(void *vc, int64_t i0, int64_t i1) {
+    const lrnb_ctx *c = vc;
+    const zf_lrn_params *p = c->p;
+    const int64_t C = c->C, plane = c->plane, before = (p->size - 1) / 2, after = p->size - 1 - before;
+    const float scale = p->alpha / (float)p->size, beta = p->beta, k2 = -2.0f * scale * beta;
+    float buf[LRN_BACK_FLOATS];
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t n = it / c->blocks, b0 = it % c->blocks * c->L;
+        const int64_t L = plane - b0 < c->L ? plane - b0 : c->L;
+        float *dp = buf, *T = buf + C * L;
+        const float *x = c->in + n * C * plane + b0, *g = c->dy + n * C * plane + b0;
+        float *dx = c->dx + n * C * plane + b0;
+        for (int64_t ch = 0; ch < C; ch++) {
+            int64_t lo = ch - before < 0 ? 0 : ch - before, hi = ch + after >= C ? C - 1 : ch + after;
+            float *d = dp + ch * L, *t = T + ch * L;
+            for (int64_t i = 0; i < L; i++) d[i] = 0.0f;
+            for (int64_t k = lo; k <= hi; k++) {
+                const float *xk = x + k * plane;
+                for (int64_t i = 0; i < L; i++) d[i] += xk[i] * xk[i];
+            }
+            const float *xc = x + ch * plane, *gc = g + ch * plane;
+            for (int64_t i = 0; i < L; i++) {
+                float D = p->bias + scale * d[i];
+                // D^-0.75 = 1 / sqrt(D sqrt(D)), as the forward pass computes it
+                float Dp = beta == 0.75f ? 1.0f / sqrtf(D * sqrtf(D)) : powf(D, -beta);
+                d[i] = Dp;
+                t[i] = gc[i] * xc[i] * Dp / D;
+            }
+        }
+        for (int64_t j = 0; j < C; j++) {
+            // the outputs c whose window holds j: c in [j - after, j + before]
+            int64_t lo = j - after < 0 ? 0 : j - after, hi = j + before >= C ? C - 1 : j + before;
+            float *dj = dx + j * plane;
+            const float *xj = x + j * plane, *gj = g + j * plane, *d = dp + j * L;
+            for (int64_t i = 0; i < L; i++) {
+                float s = 0.0f;
+                for (int64_t ch = lo; ch <= hi; ch++) s += T[ch * L + i];
+                dj[i] += gj[i] * d[i] + k2 * xj[i] * s;
+            }
+        }
+    }
+}
+
+void zf_lrn_backward(float *dx, const float *dy, const float *in, int64_t N, int64_t C, int64_t plane,
+                     const zf_lrn_params *p, zf_pool *pool) {
+    int64_t L = LRN_BACK_FLOATS / (2 * (C > 0 ? C : 1));
+    if (L > 64) L = 64;
+    if (L < 1 || plane < 1) return;
+    lrnb_ctx c = {dx, dy, in, N, C, plane, L, (plane + L - 1) / L, p};
+    zf_parallel_for(N * C * plane * p->size < (1 << 15) ? NULL : pool, N * c.blocks, lrnb_range, &c);
+}
+
+static int lrn_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    const zf_tensor *x = zf_cu_in(n, v, 0);
+    if (x->dims[1] > ZF_LRN_BACKWARD_MAX_C)
+        return zf_fail(err, ZF_ERR_INPUT, "no backward rule for more than %d channels (got %lld)",
+                       ZF_LRN_BACKWARD_MAX_C, (long long)x->dims[1]);
+    int64_t plane = 1;
+    for (int i = 2; i < x->ndim; i++) plane *= x->dims[i];
+    zf_lrn_backward(dx, dy, zf_f32(x), x->dims[0], x->dims[1], plane, n->params, ex->pool);
+    return 0;
+}
+
 const zf_op zf_op_lrn = {
     .type = "LRN",
     .params_size = sizeof(zf_lrn_params),
@@ -181,4 +260,5 @@ const zf_op zf_op_lrn = {
     .box_back = lrn_box_back,
     .project = lrn_project,
     .proj_scratch = lrn_proj_scratch,
+    .backward = lrn_backward,
 };

@@ -20,4 +20,10 @@ extern const zf_op zf_op_lrn;
 void zf_lrn_forward(float *out, const float *in, int64_t N, int64_t C, int64_t plane, const zf_lrn_params *p,
                     zf_pool *pool);
 
+// The backward pass (training, core/train.h), ADDED to dx; C up to ZF_LRN_BACKWARD_MAX_C channels.
+// dy, in (N,C,plane) -> dx (N,C,plane)
+#define ZF_LRN_BACKWARD_MAX_C 8192
+void zf_lrn_backward(float *dx, const float *dy, const float *in, int64_t N, int64_t C, int64_t plane,
+                     const zf_lrn_params *p, zf_pool *pool);
+
 #endif

@@ -169,6 +169,47 @@ static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h): the gradient goes where the switch says, the same routing
+// as the deconvnet's unpooling ------------------------------------------------------------------------
+
+typedef struct {
+    float *dx;
+    const float *dy;
+    const int32_t *sw;
+    int64_t in_plane, out_plane;
+} mpb_ctx;
+
+static void mpb_planes(void *vc, int64_t q0, int64_t q1) {
+    const mpb_ctx *c = vc;
+    for (int64_t q = q0; q < q1; q++) {
+        float *dx = c->dx + q * c->in_plane;
+        const float *dy = c->dy + q * c->out_plane;
+        const int32_t *sw = c->sw + q * c->out_plane;
+        for (int64_t o = 0; o < c->out_plane; o++)
+            if (sw[o] >= 0) dx[sw[o]] += dy[o];
+    }
+}
+
+void zf_maxpool_backward(float *dx, const float *dy, const int32_t *switches, const zf_maxpool_params *p,
+                         zf_pool *pool) {
+    mpb_ctx c = {dx, dy, switches, 1, 1};
+    for (int i = 0; i < p->win.nsp; i++) {
+        c.in_plane *= p->win.in[i];
+        c.out_plane *= p->win.out[i];
+    }
+    int64_t planes = p->N * p->C;
+    zf_parallel_for(planes * c.out_plane < (1 << 15) ? NULL : pool, planes, mpb_planes, &c);
+}
+
+static int mp_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    if (!n->switches) return zf_fail(err, ZF_ERR_RUNTIME, "internal error: no switches recorded");
+    zf_maxpool_backward(dx, dy, n->switches, n->params, ex->pool);
+    return 0;
+}
+
 const zf_op zf_op_maxpool = {
     .type = "MaxPool",
     .params_size = sizeof(zf_maxpool_params),
@@ -180,4 +221,5 @@ const zf_op zf_op_maxpool = {
     .flops = mp_flops,
     .box_back = mp_box_back,
     .project = mp_project,
+    .backward = mp_backward,
 };

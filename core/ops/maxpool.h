@@ -35,4 +35,9 @@ int zf_maxpool_setup(zf_maxpool_params *p, int ndim, const int64_t *x_dims, zf_e
 void zf_maxpool_forward(float *out, int32_t *switches, int64_t *indices, const float *in,
                         const zf_maxpool_params *p, zf_pool *pool);
 
+// The backward pass (training, core/train.h): each output's gradient is ADDED to the input its switch
+// recorded. dy (N,C,*out), switches (N,C,*out) -> dx (N,C,*in)
+void zf_maxpool_backward(float *dx, const float *dy, const int32_t *switches, const zf_maxpool_params *p,
+                         zf_pool *pool);
+
 #endif

@@ -6,6 +6,7 @@
 //   op->forward(node, values, &exec, &err);     // compute outputs into preallocated tensors
 //   op->rf(node, values);                       // receptive field of outputs from inputs
 //   op->box_back(node, &pa); op->project(node, &pa, &err);   // projection rules (ops/proj.h)
+//   op->backward(node, values, grad, &exec, &err);   // training: inputs' gradients (core/train.h)
 //
 // One op, one file pair under core/ops/ (kann/ggml style): the kernel function itself is written
 // outputs-first with a shape comment, e.g.
@@ -20,10 +21,20 @@
 
 struct zf_proj_args;
 
+// Training mode of a forward pass (core/train.h); zf_exec.train points here while training.
+typedef struct zf_train_ctx {
+    uint64_t seed;         // this step's: a Dropout mask is a hash of (seed, output tensor, element), so the
+                           // backward pass redraws it instead of storing it
+    float bn_momentum;     // BatchNormalization running statistics: r = (1 - m) r + m batch (0: unchanged)
+} zf_train_ctx;
+
 typedef struct zf_exec {
     int threads;
     struct zf_pool *pool;  // parallel loops (zf_parallel_for); NULL means run serially
     void *scratch;         // at least node->scratch_bytes bytes, 64-byte aligned
+    // NULL for inference. While training: Dropout drops units, BatchNormalization normalizes with the
+    // batch's statistics and updates its running ones.
+    const zf_train_ctx *train;
 } zf_exec;
 
 typedef struct zf_op {
@@ -53,7 +64,21 @@ typedef struct zf_op {
     void (*box_back)(const zf_node *n, struct zf_proj_args *a);
     int (*project)(const zf_node *n, struct zf_proj_args *a, zf_error *err);
     size_t (*proj_scratch)(const zf_node *n, const zf_value *v);
+    // Training (core/train.h): from the gradients of the outputs (grad[n->out[k]], NULL when none
+    // flows back) ADDS the gradient of every input that wants one (grad[n->in[k]] != NULL), over the
+    // whole batch, parameters included (Conv W and B, Gemm B and C, BatchNormalization scale and B).
+    // grad is indexed by value; ex->scratch holds node->scratch_bytes; ex->train is the step's
+    // context. Reads the recorded forward values (and switches). NULL: no backward rule.
+    int (*backward)(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err);
 } zf_op;
+
+// Gradient buffers of node input / output k in op->backward (NULL: not wanted / none flows back).
+static inline float *zf_grad_in(float *const *grad, const zf_node *n, int k) {
+    return k < n->n_in && n->in[k] >= 0 ? grad[n->in[k]] : NULL;
+}
+static inline const float *zf_grad_out(float *const *grad, const zf_node *n, int k) {
+    return k < n->n_out && n->out[k] >= 0 ? grad[n->out[k]] : NULL;
+}
 
 // op->flops or its default.
 int64_t zf_node_flops(const zf_node *n, const zf_value *v);

@@ -120,3 +120,22 @@ void zf_strided_copy(void *out, int64_t obase, const int64_t *ostr, const void *
     c.nd = m;
     zf_exec_range(ex, numel, strided_body, &c);
 }
+
+typedef struct add_ctx {
+    float *dx;
+    const float *dy;
+} add_ctx;
+
+static void add_range(void *vc, int64_t b, int64_t e) {
+    const add_ctx *c = vc;
+    for (int64_t i = b; i < e; i++) c->dx[i] += c->dy[i];
+}
+
+int zf_copy_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    add_ctx c = {dx, dy};
+    zf_exec_range(ex, zf_tensor_numel(&v[n->in[0]].t), add_range, &c);
+    return 0;
+}

@@ -43,4 +43,8 @@ void zf_contiguous_strides(int64_t *strides, int nd, const int64_t *dims);
 // its spatial position; global when the layout is lost; invalid when the input's rf was.
 void zf_rf_layout(zf_rf *out, const zf_rf *in, const zf_tensor *in_t, const zf_tensor *out_t);
 
+// Backward rule of ops that keep every element in place (Identity, Dropout at inference, Flatten,
+// Reshape, Squeeze, Unsqueeze): input 0's gradient += output 0's.
+int zf_copy_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err);
+
 #endif

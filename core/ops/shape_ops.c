@@ -77,7 +77,8 @@ static int flatten_shape(zf_node *n, zf_value *v, zf_error *err) {
 
 const zf_op zf_op_flatten = {.type = "Flatten", .params_size = sizeof(zf_flatten_params), .parse = flatten_parse,
                              .shape = flatten_shape, .forward = copy_forward, .rf = layout_rf,
-                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape,
+                .backward = zf_copy_backward};
 
 // --- Reshape ------------------------------------------------------------------------------------
 
@@ -150,7 +151,8 @@ static int reshape_shape(zf_node *n, zf_value *v, zf_error *err) {
 
 const zf_op zf_op_reshape = {.type = "Reshape", .params_size = sizeof(zf_reshape_params), .parse = reshape_parse,
                              .shape = reshape_shape, .forward = copy_forward, .rf = layout_rf,
-                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape,
+                .backward = zf_copy_backward};
 
 // --- Squeeze / Unsqueeze ------------------------------------------------------------------------
 
@@ -206,7 +208,8 @@ static int squeeze_shape(zf_node *n, zf_value *v, zf_error *err) {
 
 const zf_op zf_op_squeeze = {.type = "Squeeze", .params_size = sizeof(zf_axes_params), .parse = axes_parse,
                              .shape = squeeze_shape, .forward = copy_forward, .rf = layout_rf,
-                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
+                             .box_back = zf_proj_box_reshape, .project = zf_proj_reshape,
+                .backward = zf_copy_backward};
 
 static int unsqueeze_shape(zf_node *n, zf_value *v, zf_error *err) {
     const zf_tensor *x;
@@ -234,7 +237,8 @@ static int unsqueeze_shape(zf_node *n, zf_value *v, zf_error *err) {
 
 const zf_op zf_op_unsqueeze = {.type = "Unsqueeze", .params_size = sizeof(zf_axes_params), .parse = axes_parse,
                                .shape = unsqueeze_shape, .forward = copy_forward, .rf = layout_rf,
-                               .box_back = zf_proj_box_reshape, .project = zf_proj_reshape};
+                               .box_back = zf_proj_box_reshape, .project = zf_proj_reshape,
+                .backward = zf_copy_backward};
 
 // --- Transpose ----------------------------------------------------------------------------------
 

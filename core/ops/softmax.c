@@ -177,9 +177,40 @@ static int softmax_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// --- backward (training, core/train.h) ------------------------------------------------------------
+
+void zf_softmax_backward(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner,
+                         int take_log) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const int64_t off = o * n * inner + i;
+            double s = 0.0;
+            for (int64_t k = 0; k < n; k++)
+                s += take_log ? (double)dy[off + k * inner] : (double)dy[off + k * inner] * y[off + k * inner];
+            for (int64_t k = 0; k < n; k++) {
+                const int64_t j = off + k * inner;
+                dx[j] += take_log ? (float)(dy[j] - exp((double)y[j]) * s) : (float)(y[j] * (dy[j] - s));
+            }
+        }
+}
+
+static int softmax_backward(const zf_node *n, zf_value *v, float *const *grad, const zf_exec *ex, zf_error *err) {
+    const zf_softmax_params *p = n->params;
+    const float *dy = zf_grad_out(grad, n, 0);
+    float *dx = zf_grad_in(grad, n, 0);
+    if (!dy || !dx) return 0;
+    const zf_tensor *y = &v[n->out[0]].t;
+    int64_t outer, len, inner;
+    if (softmax_view(&outer, &len, &inner, p, y, err)) return err->code;
+    zf_softmax_backward(dx, dy, zf_f32(y), outer, len, inner, p->log);
+    return 0;
+}
+
 const zf_op zf_op_softmax = {.type = "Softmax", .params_size = sizeof(zf_softmax_params), .parse = softmax_parse,
                 .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf,
-                .box_back = softmax_box_back, .project = softmax_project};
+                .box_back = softmax_box_back, .project = softmax_project,
+                .backward = softmax_backward};
 const zf_op zf_op_logsoftmax = {.type = "LogSoftmax", .params_size = sizeof(zf_softmax_params),
                 .parse = logsoftmax_parse, .shape = softmax_shape, .forward = softmax_forward, .rf = softmax_rf,
-                .box_back = softmax_box_back, .project = softmax_project};
+                .box_back = softmax_box_back, .project = softmax_project,
+                .backward = softmax_backward};

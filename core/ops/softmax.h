@@ -24,4 +24,9 @@ void zf_softmax_f32(float *out, const float *x, int64_t outer, int64_t n, int64_
 
 extern const zf_op zf_op_softmax, zf_op_logsoftmax;
 
+// The backward pass (training, core/train.h), ADDED to dx: softmax dx = y (dy - sum dy y), log-softmax
+// dx = dy - exp(y) sum dy, along n. dy, y (the forward output) (outer, n, inner) -> dx
+void zf_softmax_backward(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner,
+                         int take_log);
+
 #endif
