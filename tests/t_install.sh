@@ -27,7 +27,9 @@ int main(int argc, char **argv) {
 }
 C
 export PKG_CONFIG_PATH=$T/prefix/lib/pkgconfig
-cc "$T/app.c" $(pkg-config --cflags --libs --static zfviz) -o "$T/app" || { echo "FAIL: compiling against the installed headers"; exit 1; }
+san=""
+[ "${ZF_ASAN:-0}" = 1 ] && san="-fsanitize=address,undefined"   # make asan installs sanitized libraries
+cc $san "$T/app.c" $(pkg-config --cflags --libs --static zfviz) -o "$T/app" || { echo "FAIL: compiling against the installed headers"; exit 1; }
 out=$("$T/app") || { echo "FAIL: app: $out"; exit 1; }
 echo "$out" | grep -q '^nodes [0-9]' || { echo "FAIL: app printed '$out'"; exit 1; }
 echo "install: ok ($out)"
