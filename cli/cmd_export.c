@@ -14,7 +14,8 @@ static const char EXPORT_HELP[] =
     "and as a starting point for training) as an ONNX file (opset 13). Input \"input\" (N,C,H,W),\n"
     "output \"prob\" (softmax); layers are named as in docs/models.md (conv1, pool1, ... fc8, prob).\n"
     "\n"
-    "  --arch NAME         lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121\n"
+    "  --arch NAME         lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121,\n"
+    "                      zf28 (the ZFNet recipe at 28x28x1, the default model's architecture)\n"
     "  --seed S            weight initialization seed (default 1); same seed, same weights\n"
     "  --classes N         output classes (default 1000; lenet 10)\n"
     "  --size H[xW]        input size (default 224; alexnet 227, lenet 28); non-square allowed\n"
@@ -84,7 +85,7 @@ int cmd_export(int argc, char **argv) {
         else return cli_usage("export", "%s needs a value", flag);
         *dst = val;
     }
-    if (!arch) return cli_usage("export", "--arch is required (lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121)");
+    if (!arch) return cli_usage("export", "--arch is required (lenet, alexnet, zfnet, vgg16, googlenet, resnet50, densenet121, zf28)");
     if (!known_arch(arch)) {
         char list[256] = "";
         for (const char *const *a = zf_arch_names(); *a; a++)
