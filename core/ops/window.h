@@ -62,9 +62,16 @@ void zf_pool_geom_from(zf_pool_geom *g, const zf_window *w);
 // Kernel taps [*lo, *hi) along axis a whose position start + k*d lies in [lo_bound, hi_bound).
 static inline void zf_pool_taps(int64_t *lo, int64_t *hi, int64_t start, int64_t lo_bound, int64_t hi_bound,
                                 const zf_pool_geom *g, int a) {
-    int64_t d = g->d[a], k = g->k[a];
-    int64_t l = start >= lo_bound ? 0 : (lo_bound - start + d - 1) / d;
-    int64_t h = hi_bound - 1 - start < 0 ? 0 : (hi_bound - 1 - start) / d + 1;
+    int64_t d = g->d[a], k = g->k[a], l, h;
+    if (d == 1) {
+        // The common case, without the two 64-bit divisions (called once per output element: the
+        // divisions cost more than a 3x3 max-pool's comparisons).
+        l = start >= lo_bound ? 0 : lo_bound - start;
+        h = hi_bound - start < 0 ? 0 : hi_bound - start;
+    } else {
+        l = start >= lo_bound ? 0 : (lo_bound - start + d - 1) / d;
+        h = hi_bound - 1 - start < 0 ? 0 : (hi_bound - 1 - start) / d + 1;
+    }
     if (h > k) h = k;
     if (l > h) l = h;
     *lo = l;
