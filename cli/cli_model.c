@@ -6,6 +6,7 @@
 #include <string.h>
 #include "cli.h"
 #include "cli_model.h"
+#include "core/onnx/onnx.h"
 
 int cli_opt(const char **val, int argc, char **argv, int *i, const char *cmd, const char *name) {
     const char *a = argv[*i];
@@ -59,4 +60,18 @@ const char *cli_human(char *buf, size_t n, double v) {
     else if (v >= 1e3) snprintf(buf, n, "%.2f k", v / 1e3);
     else snprintf(buf, n, "%.0f", v);
     return buf;
+}
+
+int cli_image_input_shape(zf_tensor *shape, const zf_onnx_value_info *in, int64_t height, int64_t width,
+                          const char *model_path, zf_error *err) {
+    shape->dtype = ZF_F32;
+    shape->ndim = 4;
+    shape->dims[0] = 1;
+    shape->dims[1] = in->dims[1] > 0 ? in->dims[1] : 3;
+    shape->dims[2] = in->dims[2] > 0 ? in->dims[2] : height;
+    shape->dims[3] = in->dims[3] > 0 ? in->dims[3] : width;
+    if (shape->dims[1] != 1 && shape->dims[1] != 3)
+        return zf_fail(err, ZF_ERR_INPUT, "%s: input '%s' has %lld channels; an image gives 1 or 3 (use --tensor)",
+                       model_path, in->name, (long long)shape->dims[1]);
+    return 0;
 }

@@ -27,4 +27,10 @@ void cli_sanitize(char *out, size_t n, const char *name);
 // 12345678 -> "12.35 M" style (k, M, G) for humans.
 const char *cli_human(char *buf, size_t n, double v);
 
+// The (1,C,H,W) input an image is fed as: the model's input dims, with the ones it leaves open (<= 0)
+// taken from the image (C: 3). Rejects a channel count an image cannot give (not 1 or 3).
+struct zf_onnx_value_info;
+int cli_image_input_shape(zf_tensor *shape, const struct zf_onnx_value_info *in, int64_t height, int64_t width,
+                          const char *model_path, zf_error *err);
+
 #endif

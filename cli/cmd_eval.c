@@ -150,14 +150,8 @@ int cmd_eval(int argc, char **argv) {
     ds.warn_user = &wc;
 
     if ((rc = zf_onnx_read(&om, model_path, &err))) goto fail;
-    const zf_onnx_value_info *in = NULL;
     int n_in = 0;
-    for (int i = 0; i < om.graph.n_inputs; i++) {
-        int init = 0;
-        for (int j = 0; j < om.graph.n_initializers && !init; j++)
-            init = !strcmp(om.graph.initializers[j].name, om.graph.inputs[i].name);
-        if (!init) { if (!in) in = &om.graph.inputs[i]; n_in++; }
-    }
+    const zf_onnx_value_info *in = zf_onnx_data_input(&om.graph, &n_in);
     if (n_in != 1 || in->ndim != 4) {
         char s[128];
         rc = zf_fail(&err, ZF_ERR_INPUT, "%s: eval needs one image input (N,C,H,W); the model has %d input%s%s%s", model_path,

@@ -550,13 +550,7 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
     w->s = s;
     zf_onnx_model om = {0};
     if (zf_onnx_read(&om, s->model_path, err)) return err->code;
-    const zf_onnx_value_info *in = NULL;
-    for (int i = 0; i < om.graph.n_inputs && !in; i++) {
-        int init = 0;
-        for (int j = 0; j < om.graph.n_initializers && !init; j++)
-            init = !strcmp(om.graph.initializers[j].name, om.graph.inputs[i].name);
-        if (!init) in = &om.graph.inputs[i];
-    }
+    const zf_onnx_value_info *in = zf_onnx_data_input(&om.graph, NULL);
     if (!in || in->ndim != 4) {
         zf_onnx_free(&om);
         return zf_fail(err, ZF_ERR_INPUT, "%s: occlusion needs a model with one (N,C,H,W) image input", s->model_path);

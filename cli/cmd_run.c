@@ -217,14 +217,8 @@ int cmd_run(int argc, char **argv) {
     if ((rc = zf_onnx_read(&om, model_path, &err))) goto fail;
     // The planned input shape: the tensor's own, or (1, C, H, W) from the model with unknown sizes
     // taken from the image.
-    const zf_onnx_value_info *in = NULL;
     int n_in = 0;
-    for (int i = 0; i < om.graph.n_inputs; i++) {
-        int init = 0;
-        for (int j = 0; j < om.graph.n_initializers && !init; j++)
-            init = !strcmp(om.graph.initializers[j].name, om.graph.inputs[i].name);
-        if (!init) { if (!in) in = &om.graph.inputs[i]; n_in++; }
-    }
+    const zf_onnx_value_info *in = zf_onnx_data_input(&om.graph, &n_in);
     if (n_in != n_feed) {
         rc = zf_fail(&err, ZF_ERR_INPUT, "%s: the model has %d graph input%s, %d given%s", model_path, n_in,
                      n_in == 1 ? "" : "s", n_feed, n_tensors ? "" : " (feed several with repeated --tensor)");
@@ -238,17 +232,7 @@ int cmd_run(int argc, char **argv) {
                          model_path, in->name, in->ndim < 0 ? "(unknown)" : zf_shape_str(s, sizeof s, in->ndim, in->dims));
             goto fail;
         }
-        shape.dtype = ZF_F32;
-        shape.ndim = 4;
-        shape.dims[0] = 1;
-        shape.dims[1] = in->dims[1] > 0 ? in->dims[1] : 3;
-        shape.dims[2] = in->dims[2] > 0 ? in->dims[2] : img.height;
-        shape.dims[3] = in->dims[3] > 0 ? in->dims[3] : img.width;
-        if (shape.dims[1] != 1 && shape.dims[1] != 3) {
-            rc = zf_fail(&err, ZF_ERR_INPUT, "%s: input '%s' has %lld channels; an image gives 1 or 3 (use --tensor)",
-                         model_path, in->name, (long long)shape.dims[1]);
-            goto fail;
-        }
+        if ((rc = cli_image_input_shape(&shape, in, img.height, img.width, model_path, &err))) goto fail;
     }
     zf_load_opts lo = zf_load_defaults();
     lo.threads = (int)threads;

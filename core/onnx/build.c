@@ -420,3 +420,17 @@ int zf_onnx_opset_set(zf_onnx_model *m, const char *domain, int64_t version) {
     p[m->n_opsets++].version = version;
     return 0;
 }
+
+const zf_onnx_value_info *zf_onnx_data_input(const zf_onnx_graph *g, int *count) {
+    const zf_onnx_value_info *first = NULL;
+    int n = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int init = 0;
+        for (int j = 0; j < g->n_initializers && !init; j++) init = !strcmp(g->initializers[j].name, g->inputs[i].name);
+        if (init) continue;
+        if (!first) first = &g->inputs[i];
+        n++;
+    }
+    if (count) *count = n;
+    return first;
+}

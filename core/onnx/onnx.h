@@ -123,6 +123,9 @@ int zf_onnx_attr_float(float *out, const zf_onnx_node *n, const char *name, floa
 int zf_onnx_attr_ints(int64_t *out, int *n_out, int max, const zf_onnx_node *n, const char *name, zf_error *err);
 // string: *out points into the attribute (or dflt).
 int zf_onnx_attr_string(const char **out, const zf_onnx_node *n, const char *name, const char *dflt, zf_error *err);
+// The graph's first data input (a graph input that is not also an initializer, as old exporters
+// list them), or NULL; *count (may be NULL) receives how many data inputs there are.
+const zf_onnx_value_info *zf_onnx_data_input(const zf_onnx_graph *g, int *count);
 const char *zf_onnx_meta_get(const zf_onnx_model *m, const char *key);   // NULL if absent
 
 // --- building (models/ and the trainer's writer use these) --------------------------------------
