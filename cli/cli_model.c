@@ -19,6 +19,23 @@ int cli_opt(const char **val, int argc, char **argv, int *i, const char *cmd, co
     return 1;
 }
 
+int cli_table_opt(int argc, char **argv, int *i, const char *cmd, const cli_int_flag *ints, size_t n_ints,
+                  const cli_str_flag *strs, size_t n_strs) {
+    const char *v;
+    int r;
+    for (size_t q = 0; q < n_ints; q++)
+        if ((r = cli_opt(&v, argc, argv, i, cmd, ints[q].name)))
+            return r == 2 || cli_int(ints[q].dst, cmd, ints[q].name, v, ints[q].lo, ints[q].hi) ? 2 : 1;
+    for (size_t q = 0; q < n_strs; q++)
+        if ((r = cli_opt(&v, argc, argv, i, cmd, strs[q].name))) {
+            if (r == 2) return 2;
+            if (!*v) return cli_usage(cmd, "%s needs a non-empty value", strs[q].name);
+            *strs[q].dst = v;
+            return 1;
+        }
+    return 0;
+}
+
 int cli_shape(zf_tensor *shape, const char *cmd, const char *flag, const char *s) {
     memset(shape, 0, sizeof *shape);
     shape->dtype = ZF_F32;

@@ -20,6 +20,15 @@
 // past it, returns 1. Returns 0 when argv[*i] is another argument, 2 (usage printed) when the value
 // is missing.
 int cli_opt(const char **val, int argc, char **argv, int *i, const char *cmd, const char *name);
+// Flag tables for the subcommands with many valued flags: integers range-checked, strings non-empty.
+typedef struct { const char *name; long long *dst, lo, hi; } cli_int_flag;
+typedef struct { const char *name; const char **dst; } cli_str_flag;
+#define CLI_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+// Tries argv[*i] against both tables (either may be NULL with count 0): 0 when it names none of
+// their flags, 1 when it did (value stored, *i moved past it), 2 when the value is missing, out of
+// range or empty (usage printed).
+int cli_table_opt(int argc, char **argv, int *i, const char *cmd, const cli_int_flag *ints, size_t n_ints,
+                  const cli_str_flag *strs, size_t n_strs);
 // "1,3,224,224" -> a shape-only tensor (F32, no data). Usage error (returns 2) when malformed.
 int cli_shape(zf_tensor *shape, const char *cmd, const char *flag, const char *s);
 // Replaces every character outside [A-Za-z0-9._-] by '_' (leading '.' too); "" -> "tensor".

@@ -137,30 +137,19 @@ int cmd_deconv(int argc, char **argv) {
         int r;
         if (!no_opts && a[0] == '-' && a[1]) {
             if (!strcmp(a, "--")) { no_opts = 1; continue; }
-            struct { const char *name; long long *dst, lo, hi; } ints[] = {
+            const cli_int_flag ints[] = {
                 {"--unit", &unit, 0, 1LL << 40}, {"--top", &top, 1, MAX_TOP},     {"--item", &item, 0, 1LL << 20},
                 {"--zoom", &zoom, 1, 64},        {"--columns", &columns, 1, 1024}, {"--repeat", &repeat, 1, 100000},
                 {"--threads", &threads, 0, CLI_MAX_THREADS},
             };
-            int done = 0;
-            for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !done; k++)
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, ints[k].name))) {
-                    if (r == 2 || cli_int(ints[k].dst, cmd, ints[k].name, v, ints[k].lo, ints[k].hi)) return 2;
-                    done = 1;
-                }
-            if (done) continue;
-            struct { const char *name; const char **dst; } strs[] = {
+            const cli_str_flag strs[] = {
                 {"--layer", &layer}, {"-o", &out_path}, {"--output", &out_path}, {"--save-raw", &raw_path},
                 {"--tensor", &tensor_path}, {"--preprocess", &spec}, {"--heatmap", &cmap_name},
             };
-            for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !done; k++)
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, strs[k].name))) {
-                    if (r == 2) return 2;
-                    if (!*v) return cli_usage(cmd, "%s needs a non-empty value", strs[k].name);
-                    *strs[k].dst = v;
-                    done = 1;
-                }
-            if (done) continue;
+            if ((r = cli_table_opt(argc, argv, &i, cmd, ints, CLI_COUNT(ints), strs, CLI_COUNT(strs)))) {
+                if (r == 2) return 2;
+                continue;
+            }
             if ((r = cli_opt(&v, argc, argv, &i, cmd, "--alpha"))) {
                 if (r == 2 || cli_float(&alpha, cmd, "--alpha", v, 0, 1)) return 2;
                 continue;

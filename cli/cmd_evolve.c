@@ -156,29 +156,18 @@ int cmd_evolve(int argc, char **argv) {
         int r;
         if (!no_opts && a[0] == '-' && a[1]) {
             if (!strcmp(a, "--")) { no_opts = 1; continue; }
-            struct { const char *name; long long *dst, lo, hi; } ints[] = {
+            const cli_int_flag ints[] = {
                 {"--top", &top_n, 1, 1024},              {"--limit", &limit, 1, 1LL << 50},
                 {"--batch", &batch, 1, CLI_MAX_BATCH},   {"--threads", &threads, 0, CLI_MAX_THREADS},
             };
-            int done = 0;
-            for (size_t q = 0; q < sizeof ints / sizeof ints[0] && !done; q++)
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, ints[q].name))) {
-                    if (r == 2 || cli_int(ints[q].dst, cmd, ints[q].name, v, ints[q].lo, ints[q].hi)) return 2;
-                    done = 1;
-                }
-            if (done) continue;
-            struct { const char *name; const char **dst; } strs[] = {
+            const cli_str_flag strs[] = {
                 {"--data", &data_spec}, {"-o", &out_path}, {"--output", &out_path}, {"--preprocess", &pp_spec},
                 {"--units", &units_arg},
             };
-            for (size_t q = 0; q < sizeof strs / sizeof strs[0] && !done; q++)
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, strs[q].name))) {
-                    if (r == 2) return 2;
-                    if (!*v) return cli_usage(cmd, "%s needs a non-empty value", strs[q].name);
-                    *strs[q].dst = v;
-                    done = 1;
-                }
-            if (done) continue;
+            if ((r = cli_table_opt(argc, argv, &i, cmd, ints, CLI_COUNT(ints), strs, CLI_COUNT(strs)))) {
+                if (r == 2) return 2;
+                continue;
+            }
             if ((r = cli_opt(&v, argc, argv, &i, cmd, "--layer"))) {
                 if (r == 2) return 2;
                 if (!*v) return cli_usage(cmd, "--layer needs a non-empty value");

@@ -705,28 +705,16 @@ int cmd_occlude(int argc, char **argv) {
         int r;
         if (!no_opts && a[0] == '-' && a[1]) {
             if (!strcmp(a, "--")) { no_opts = 1; continue; }
-            struct { const char *name; long long *dst; long long lo, hi; } nums[] = {
+            const cli_int_flag ints[] = {
                 {"--patch", &s.patch, 1, 100000}, {"--stride", &s.stride, 1, 100000}, {"--unit", &s.unit, 0, 1LL << 40},
                 {"--batch", &s.batch, 1, 4096}, {"--threads", &s.threads, 0, CLI_MAX_THREADS}, {"--jobs", &s.jobs, 1, 256}};
-            int matched = 0;
-            for (size_t f = 0; f < sizeof nums / sizeof *nums && !matched; f++) {
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, nums[f].name))) {
-                    if (r == 2 || cli_int(nums[f].dst, cmd, nums[f].name, v, nums[f].lo, nums[f].hi)) return 2;
-                    matched = 1;
-                }
+            const cli_str_flag strs[] = {{"--out", &s.out_dir},        {"--labels", &s.labels_path},
+                                         {"--preprocess", &s.spec},   {"--target", &s.target_spec},
+                                         {"--layer", &s.layer_name}};
+            if ((r = cli_table_opt(argc, argv, &i, cmd, ints, CLI_COUNT(ints), strs, CLI_COUNT(strs)))) {
+                if (r == 2) return 2;
+                continue;
             }
-            if (matched) continue;
-            const char *const str_flags[] = {"--out", "--labels", "--preprocess", "--target", "--layer"};
-            const char **dsts[] = {&s.out_dir, &s.labels_path, &s.spec, &s.target_spec, &s.layer_name};
-            for (int f = 0; f < 5 && !matched; f++) {
-                if ((r = cli_opt(&v, argc, argv, &i, cmd, str_flags[f]))) {
-                    if (r == 2) return 2;
-                    if (!*v) return cli_usage(cmd, "%s needs a non-empty value", str_flags[f]);
-                    *dsts[f] = v;
-                    matched = 1;
-                }
-            }
-            if (matched) continue;
             if (!strcmp(a, "-o")) {
                 if (i + 1 >= argc || !argv[i + 1][0]) return cli_usage(cmd, "-o needs a value");
                 s.out_dir = argv[++i];

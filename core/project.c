@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "project.h"
 #include "ops/op.h"
 #include "ops/proj.h"
@@ -348,6 +349,10 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         a.switches = NULL;
         if (n->switches && n->n_out > 0 && n->out[0] >= 0)
             a.switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
+#ifdef ZF_PROJ_PROF
+        struct timespec pf0, pf1;
+        clock_gettime(CLOCK_MONOTONIC, &pf0);
+#endif
         if (op->box_back) op->box_back(n, &a);
         else zf_proj_box_elementwise(n, &a);
         for (int k = 0; k < n->n_in; k++) {
@@ -367,6 +372,10 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         }
         if (op->project(n, &a, err))
             return zf_error_prefix(err, "layer '%s': projecting through node '%s' (%s)", layer, n->name, n->op->type);
+#ifdef ZF_PROJ_PROF
+        clock_gettime(CLOCK_MONOTONIC, &pf1);
+        fprintf(stderr, "PROF %s %.4f\n", n->name, (pf1.tv_sec - pf0.tv_sec) * 1e3 + (pf1.tv_nsec - pf0.tv_nsec) * 1e-6);
+#endif
         info->nodes++;
     }
 

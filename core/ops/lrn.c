@@ -1,6 +1,9 @@
 // lrn.c: ONNX LRN across channels (see lrn.h).
 #include <math.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include "lrn.h"
 #include "compute_util.h"
 #include "proj.h"
@@ -28,14 +31,33 @@ static void lrn_range(void *vc, int64_t q0, int64_t q1) {
         float *y = c->out + q * c->plane;
         for (int64_t b0 = 0; b0 < c->plane; b0 += LRN_BLOCK) {
             int64_t nb = c->plane - b0 < LRN_BLOCK ? c->plane - b0 : LRN_BLOCK;
+            const float *x0 = c->in + (n * c->C + lo) * c->plane + b0;
+            int64_t i0 = 0;
+#if defined(__AVX__)
+            // Eight positions at a time, the same operations in the same order as the scalar loops
+            // below (separate multiply and add, IEEE sqrt and division): identical results.
+            if (beta == 0.75f) {
+                const __m256 vb = _mm256_set1_ps(bias), vs = _mm256_set1_ps(scale);
+                for (; i0 + 8 <= nb; i0 += 8) {
+                    __m256 s = _mm256_setzero_ps();
+                    for (int64_t k = 0; k <= hi - lo; k++) {
+                        __m256 v = _mm256_loadu_ps(x0 + k * c->plane + i0);
+                        s = _mm256_add_ps(s, _mm256_mul_ps(v, v));
+                    }
+                    __m256 t = _mm256_add_ps(vb, _mm256_mul_ps(vs, s));
+                    __m256 d = _mm256_sqrt_ps(_mm256_mul_ps(t, _mm256_sqrt_ps(t)));
+                    _mm256_storeu_ps(y + b0 + i0, _mm256_div_ps(_mm256_loadu_ps(x + b0 + i0), d));
+                }
+            }
+#endif
             memset(sum, 0, (size_t)nb * sizeof(float));
             for (int64_t k = lo; k <= hi; k++) {
                 const float *xk = c->in + (n * c->C + k) * c->plane + b0;
-                for (int64_t i = 0; i < nb; i++) sum[i] += xk[i] * xk[i];
+                for (int64_t i = i0; i < nb; i++) sum[i] += xk[i] * xk[i];
             }
             if (beta == 0.75f) {
                 // t^-0.75 = 1 / sqrt(t * sqrt(t)): the AlexNet/ZFNet setting, without powf.
-                for (int64_t i = 0; i < nb; i++) {
+                for (int64_t i = i0; i < nb; i++) {
                     float t = bias + scale * sum[i];
                     y[b0 + i] = x[b0 + i] / sqrtf(t * sqrtf(t));
                 }

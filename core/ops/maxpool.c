@@ -1,6 +1,9 @@
 // maxpool.c: ONNX MaxPool with switches (see maxpool.h).
 #include <math.h>
 #include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include "maxpool.h"
 #include "compute_util.h"
 #include "proj.h"
@@ -23,7 +26,143 @@ typedef struct {
     const float *in;
     const zf_maxpool_params *p;
     zf_pool_geom g;
+    // 2-D (or 1-D) undilated windows with switches: the outputs in rows [oh_lo, oh_hi) and columns
+    // [ow_lo, ow_hi) have their whole window inside the input and skip the clipping.
+    int fast;
+    int64_t oh_lo, oh_hi, ow_lo, ow_hi;
 } mp_ctx;
+
+// Maximum of output (od, oh, ow)'s window clipped to the input plane x, into *best; returns its
+// position inside the plane, -1 when the window saw only padding.
+static int64_t mp_window(float *best_out, const float *x, const zf_pool_geom *g, int64_t od, int64_t oh, int64_t ow) {
+    int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+    const int64_t d0 = od * g->s[0] - g->pb[0], h0 = oh * g->s[1] - g->pb[1], w0 = ow * g->s[2] - g->pb[2];
+    zf_pool_axis_range(&d_lo, &d_hi, d0, g, 0);
+    zf_pool_axis_range(&h_lo, &h_hi, h0, g, 1);
+    zf_pool_axis_range(&w_lo, &w_hi, w0, g, 2);
+    float best = -INFINITY;
+    int64_t pos = -1;
+    for (int64_t kd = d_lo; kd < d_hi; kd++) {
+        int64_t id = d0 + kd * g->d[0];
+        for (int64_t kh = h_lo; kh < h_hi; kh++) {
+            int64_t base = (id * g->in[1] + h0 + kh * g->d[1]) * g->in[2];
+            for (int64_t kw = w_lo; kw < w_hi; kw++) {
+                int64_t at = base + w0 + kw * g->d[2];
+                float v = x[at];
+                // PyTorch's rule: strictly greater (first maximum wins), NaN wins.
+                if (pos < 0 || v > best || isnan(v)) {
+                    best = v;
+                    pos = at;
+                }
+            }
+        }
+    }
+    *best_out = best;
+    return pos;
+}
+
+// Interior outputs [ow0, ow1) of a row whose windows start at input row h0: kh x kw taps, stride s,
+// all inside the W-wide plane x. The same scan order and rule as mp_window, without branches (the
+// comparisons are data-dependent and would mispredict). Inlined with constant sizes for the common
+// windows so the tap loops unroll.
+static inline __attribute__((always_inline)) void mp_row_interior(float *y, int32_t *sw, const float *x, int64_t W,
+                                                                  int64_t h0, int64_t pw, int64_t ow0, int64_t ow1,
+                                                                  int64_t kh, int64_t kw, int64_t s) {
+    for (int64_t ow = ow0; ow < ow1; ow++) {
+        const int64_t base = h0 * W + ow * s - pw;
+        float best = x[base];
+        int64_t pos = base;
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) {
+                const int64_t at = base + i * W + j;
+                const float v = x[at];
+                const int take = v > best || v != v;
+                best = take ? v : best;
+                pos = take ? at : pos;
+            }
+        y[ow] = best;
+        sw[ow] = (int32_t)pos;
+    }
+}
+
+// ONNX Indices output: the flat index into the whole input of position pos of plane q.
+static int64_t mp_flat_index(int64_t pos, int64_t q, int64_t in_plane, const zf_pool_geom *g, int storage_order) {
+    if (pos < 0) return -1;
+    int64_t flat = pos;
+    if (storage_order) {
+        // Column-major inside the plane: d + D*(h + H*w).
+        int64_t pw = pos % g->in[2], ph = pos / g->in[2] % g->in[1], pd = pos / g->in[2] / g->in[1];
+        flat = pd + g->in[0] * (ph + g->in[1] * pw);
+    }
+    return q * in_plane + flat;
+}
+
+#if defined(__AVX2__)
+// mp_row_interior for stride 1 or 2, eight outputs per step: lane l holds output ow + l. The same
+// scan order and rule, so the same results bit for bit. Stops before a step would read past the
+// plane (x has `plane` floats: a stride-2 step loads 16 floats for 15 used); returns the first
+// output it did not compute. Needs ow1 - ow0 >= 8.
+static inline __attribute__((always_inline)) int64_t mp_row_interior_avx2(float *y, int32_t *sw, const float *x, int64_t W, int64_t plane, int64_t h0,
+                                    int64_t pw, int64_t ow0, int64_t ow1, int64_t kh, int64_t kw, int64_t s) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lanes = s == 2 ? _mm256_add_epi32(lane, lane) : lane;
+    int64_t ow = ow0;
+    for (; ow < ow1; ow += 8) {
+        // A last partial step recomputes some outputs instead of leaving them to the scalar loop.
+        if (ow + 8 > ow1) ow = ow1 - 8;
+        const int64_t base = h0 * W + ow * s - pw;
+        if (base + (kh - 1) * W + kw - 1 + 8 * s > plane) break;
+        const __m256i pos0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)base), lanes);
+        __m256 best = _mm256_setzero_ps();
+        __m256i pos = pos0;
+        for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) {
+                const float *t = x + base + i * W + j;
+                __m256 v;
+                if (s == 2) {
+                    __m256 a = _mm256_loadu_ps(t), b = _mm256_loadu_ps(t + 8);
+                    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   // a0 a2 b0 b2 | a4 a6 b4 b6
+                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+                } else {
+                    v = _mm256_loadu_ps(t);
+                }
+                if (i == 0 && j == 0) {
+                    best = v;
+                    continue;
+                }
+                const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                const __m256i at = _mm256_add_epi32(pos0, _mm256_set1_epi32((int32_t)(i * W + j)));
+                best = _mm256_blendv_ps(best, v, take);
+                pos = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(pos), _mm256_castsi256_ps(at), take));
+            }
+        _mm256_storeu_ps(y + ow, best);
+        _mm256_storeu_si256((__m256i *)(sw + ow), pos);
+    }
+    return ow;
+}
+#endif
+
+// One output row of a fast (2-D) plane: the clipped path at the borders, mp_row_interior inside.
+static void mp_row_fast(float *y, int32_t *sw, const float *x, const mp_ctx *c, int64_t oh) {
+    const zf_pool_geom *g = &c->g;
+    const int64_t OW = g->out[2];
+    int64_t a = c->ow_lo, b = c->ow_hi;
+    if (oh < c->oh_lo || oh >= c->oh_hi) a = b = OW;
+    for (int64_t ow = 0; ow < a; ow++) sw[ow] = (int32_t)mp_window(&y[ow], x, g, 0, oh, ow);
+    const int64_t h0 = oh * g->s[1] - g->pb[1], W = g->in[2], pw = g->pb[2], k1 = g->k[1], k2 = g->k[2];
+#if defined(__AVX2__)
+    if (g->s[2] <= 2 && b - a >= 8) {
+        const int64_t plane = g->in[1] * W;
+        if (k1 == 3 && k2 == 3 && g->s[2] == 2) a = mp_row_interior_avx2(y, sw, x, W, plane, h0, pw, a, b, 3, 3, 2);
+        else a = mp_row_interior_avx2(y, sw, x, W, plane, h0, pw, a, b, k1, k2, g->s[2]);
+    }
+#endif
+    if (k1 == 3 && k2 == 3 && g->s[2] == 2) mp_row_interior(y, sw, x, W, h0, pw, a, b, 3, 3, 2);
+    else if (k1 == 2 && k2 == 2 && g->s[2] == 2) mp_row_interior(y, sw, x, W, h0, pw, a, b, 2, 2, 2);
+    else if (k1 == 3 && k2 == 3 && g->s[2] == 1) mp_row_interior(y, sw, x, W, h0, pw, a, b, 3, 3, 1);
+    else mp_row_interior(y, sw, x, W, h0, pw, a, b, k1, k2, g->s[2]);
+    for (int64_t ow = b; ow < OW; ow++) sw[ow] = (int32_t)mp_window(&y[ow], x, g, 0, oh, ow);
+}
 
 static void mp_planes(void *vc, int64_t q0, int64_t q1) {
     const mp_ctx *c = vc;
@@ -34,54 +173,44 @@ static void mp_planes(void *vc, int64_t q0, int64_t q1) {
         float *y = c->out + q * out_plane;
         int32_t *sw = c->sw ? c->sw + q * out_plane : NULL;
         int64_t *ix = c->idx ? c->idx + q * out_plane : NULL;
-        int64_t o = 0;
-        for (int64_t od = 0; od < g->out[0]; od++) {
-            int64_t d_lo, d_hi, d0 = od * g->s[0] - g->pb[0];
-            zf_pool_axis_range(&d_lo, &d_hi, d0, g, 0);
-            for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                int64_t h_lo, h_hi, h0 = oh * g->s[1] - g->pb[1];
-                zf_pool_axis_range(&h_lo, &h_hi, h0, g, 1);
-                for (int64_t ow = 0; ow < g->out[2]; ow++, o++) {
-                    int64_t w_lo, w_hi, w0 = ow * g->s[2] - g->pb[2];
-                    zf_pool_axis_range(&w_lo, &w_hi, w0, g, 2);
-                    float best = -INFINITY;
-                    int64_t pos = -1;
-                    for (int64_t kd = d_lo; kd < d_hi; kd++) {
-                        int64_t id = d0 + kd * g->d[0];
-                        for (int64_t kh = h_lo; kh < h_hi; kh++) {
-                            int64_t base = (id * g->in[1] + h0 + kh * g->d[1]) * g->in[2];
-                            for (int64_t kw = w_lo; kw < w_hi; kw++) {
-                                int64_t at = base + w0 + kw * g->d[2];
-                                float v = x[at];
-                                // PyTorch's rule: strictly greater (first maximum wins), NaN wins.
-                                if (pos < 0 || v > best || isnan(v)) {
-                                    best = v;
-                                    pos = at;
-                                }
-                            }
-                        }
-                    }
-                    y[o] = best;
-                    if (sw) sw[o] = (int32_t)pos;
-                    if (ix) {
-                        int64_t flat = pos;
-                        if (pos >= 0 && c->p->storage_order) {
-                            // Column-major inside the plane: d + D*(h + H*w).
-                            int64_t pw = pos % g->in[2], ph = pos / g->in[2] % g->in[1], pd = pos / g->in[2] / g->in[1];
-                            flat = pd + g->in[0] * (ph + g->in[1] * pw);
-                        }
-                        ix[o] = pos < 0 ? -1 : q * in_plane + flat;
-                    }
-                }
-            }
+        if (c->fast) {
+            for (int64_t oh = 0; oh < g->out[1]; oh++) mp_row_fast(y + oh * g->out[2], sw + oh * g->out[2], x, c, oh);
+            if (ix)
+                for (int64_t o = 0; o < out_plane; o++) ix[o] = mp_flat_index(sw[o], q, in_plane, g, c->p->storage_order);
+            continue;
         }
+        int64_t o = 0;
+        for (int64_t od = 0; od < g->out[0]; od++)
+            for (int64_t oh = 0; oh < g->out[1]; oh++)
+                for (int64_t ow = 0; ow < g->out[2]; ow++, o++) {
+                    int64_t pos = mp_window(&y[o], x, g, od, oh, ow);
+                    if (sw) sw[o] = (int32_t)pos;
+                    if (ix) ix[o] = mp_flat_index(pos, q, in_plane, g, c->p->storage_order);
+                }
     }
+}
+
+// Outputs [*lo, *hi) along axis a whose undilated window lies wholly inside the input.
+static void mp_interior(int64_t *lo, int64_t *hi, const zf_pool_geom *g, int a) {
+    const int64_t s = g->s[a], last = g->in[a] + g->pb[a] - g->k[a];   // the last start allowed, plus pb
+    int64_t l = (g->pb[a] + s - 1) / s, h = last < 0 ? 0 : last / s + 1;
+    if (h > g->out[a]) h = g->out[a];
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
 }
 
 void zf_maxpool_forward(float *out, int32_t *switches, int64_t *indices, const float *in, const zf_maxpool_params *p,
                         zf_pool *pool) {
-    mp_ctx c = {out, switches, indices, in, p, {{0}}};
+    mp_ctx c = {out, switches, indices, in, p, {{0}}, 0, 0, 0, 0, 0};
     zf_pool_geom_from(&c.g, &p->win);
+    const zf_pool_geom *g = &c.g;
+    c.fast = switches && g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->pb[0] == 0 && g->d[1] == 1 &&
+             g->d[2] == 1;
+    if (c.fast) {
+        mp_interior(&c.oh_lo, &c.oh_hi, g, 1);
+        mp_interior(&c.ow_lo, &c.ow_hi, g, 2);
+    }
     int64_t planes = p->N * p->C;
     if (planes * c.g.out[0] * c.g.out[1] * c.g.out[2] * c.g.k[0] * c.g.k[1] * c.g.k[2] < (1 << 15)) pool = NULL;
     zf_parallel_for(pool, planes, mp_planes, &c);
