@@ -17,7 +17,7 @@
 #include "models/models.h"
 
 static const char TRAIN_HELP[] =
-    "usage: zfviz train --arch NAME --data SPEC -o MODEL.onnx [options]\n"
+    "usage: zfviz train (--arch NAME | --init MODEL.onnx) --data SPEC -o MODEL.onnx [options]\n"
     "\n"
     "Builds the architecture (seeded He-normal weights, as zfviz export), trains it on a labelled\n"
     "dataset and writes the model as ONNX with its preprocessing, class labels and the training\n"
@@ -33,6 +33,8 @@ static const char TRAIN_HELP[] =
     "options:\n"
     "  --arch NAME          architecture (zfviz export --help lists them; zf28 and lenet are\n"
     "                       sized for 28x28 images)\n"
+    "  --init MODEL.onnx    train this model instead of a new --arch (continue from a checkpoint,\n"
+    "                       fine-tune a model); its graph, weights and preprocessing are kept\n"
     "  --data SPEC          training set, e.g. fashion-mnist:train (zfviz eval --help: specs)\n"
     "  --val SPEC           evaluated after every epoch, e.g. fashion-mnist:test\n"
     "  -o, --output FILE    the trained model\n"
@@ -148,7 +150,7 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     const char *arch = NULL, *data_spec = NULL, *val_spec = NULL, *out_path = NULL, *pp_spec = NULL,
-               *ckpt_dir = NULL, *v;
+               *ckpt_dir = NULL, *init_path = NULL, *v;
     long long epochs = 10, batch = 128, threads = 0, limit = 0, seed = 1;
     double lr = -1, lr_factor = 0.1, wmult = 1.0;
     int drops[MAX_LIST], n_drops = 0, at[MAX_LIST], n_at = 0, flip = 0, shift = 0;
@@ -158,6 +160,7 @@ int cmd_train(int argc, char **argv) {
         int r;
 #define OPT(name) ((r = cli_opt(&v, argc, argv, &i, cmd, name)) == 2 ? 2 : r)
         if ((r = OPT("--arch"))) { if (r == 2) return 2; arch = v; continue; }
+        if ((r = OPT("--init"))) { if (r == 2) return 2; init_path = v; continue; }
         if ((r = OPT("--data"))) { if (r == 2) return 2; data_spec = v; continue; }
         if ((r = OPT("--val"))) { if (r == 2) return 2; val_spec = v; continue; }
         if ((r = OPT("--output")) || (r = OPT("-o"))) { if (r == 2) return 2; out_path = v; continue; }
@@ -230,7 +233,9 @@ int cmd_train(int argc, char **argv) {
         if (a[0] == '-') return cli_usage(cmd, "unknown flag '%s'", a);
         return cli_usage(cmd, "unexpected argument '%s'", a);
     }
-    if (!arch) return cli_usage(cmd, "--arch NAME is required (e.g. --arch lenet)");
+    if (!arch && !init_path) return cli_usage(cmd, "--arch NAME or --init MODEL.onnx is required (e.g. --arch lenet)");
+    if (arch && init_path) return cli_usage(cmd, "--arch and --init exclude each other (--init trains the model's own graph)");
+    if (init_path && wmult != 1.0) return cli_usage(cmd, "--width-mult applies to --arch only");
     if (!data_spec) return cli_usage(cmd, "--data SPEC is required (e.g. --data fashion-mnist:train)");
     if (!out_path) return cli_usage(cmd, "-o MODEL.onnx is required");
     if (n_at && !ckpt_dir) return cli_usage(cmd, "--at needs --checkpoints DIR");
@@ -272,16 +277,22 @@ int cmd_train(int argc, char **argv) {
         rc = zf_fail(&err, ZF_ERR_INPUT, "%s: no labels to evaluate against", val_spec);
         goto fail;
     }
-    zf_build_opts bo = zf_build_defaults(arch);
-    bo.seed = (uint64_t)seed;
-    bo.classes = ds.n_classes;
-    bo.width_mult = wmult;
-    if (ds.channels > 0) {
-        bo.channels = ds.channels == 1 ? 1 : 3;
-        bo.height = ds.height;
-        bo.width = ds.width;
+    if (init_path) {
+        // Continue training a model (a checkpoint, or any ONNX the trainer has backward rules for).
+        if ((rc = zf_onnx_read(&om, init_path, &err))) goto fail;
+        arch = init_path;
+    } else {
+        zf_build_opts bo = zf_build_defaults(arch);
+        bo.seed = (uint64_t)seed;
+        bo.classes = ds.n_classes;
+        bo.width_mult = wmult;
+        if (ds.channels > 0) {
+            bo.channels = ds.channels == 1 ? 1 : 3;
+            bo.height = ds.height;
+            bo.width = ds.width;
+        }
+        if ((rc = zf_model_build(&om, arch, &bo, &err))) goto fail;
     }
-    if ((rc = zf_model_build(&om, arch, &bo, &err))) goto fail;
     if (batch > ds.count) batch = ds.count;
     zf_load_opts lo = zf_load_defaults();
     lo.batch = batch;

@@ -26,7 +26,7 @@ usage_case() {
 
 "$BIN" train --help >"$T/out" 2>&1 || bad "train --help exited $?"
 grep -q "usage: zfviz train" "$T/out" || bad "train --help has no usage line"
-usage_case "--arch NAME is required" --data fashion-mnist:train -o "$T/m.onnx"
+usage_case "--arch NAME or --init MODEL.onnx is required" --data fashion-mnist:train -o "$T/m.onnx"
 usage_case "--data SPEC is required" --arch lenet -o "$T/m.onnx"
 usage_case "-o MODEL.onnx is required" --arch lenet --data fashion-mnist:train
 usage_case "unknown flag '--bogus'" --arch lenet --bogus
@@ -35,6 +35,7 @@ usage_case "--augment: unknown item 'spin'" --arch lenet --augment flip,spin
 usage_case "--epochs expects an integer" --arch lenet --epochs 0
 usage_case "--optimizer expects sgd or adam" --arch lenet --optimizer rmsprop
 usage_case "--lr-drop expects numbers" --arch lenet --lr-drop 3,x
+usage_case "--arch and --init exclude each other" --arch lenet --init m.onnx --data fashion-mnist:train -o "$T/m.onnx"
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "skip: dataset-fashion-mnist is not installed (usage checks done)"
@@ -85,5 +86,27 @@ cp "$T/m.onnx" "$T/first.onnx"
 run || bad "second run exited $?"
 cmp -s "$T/m.onnx" "$T/first.onnx" && echo "ok   same command, same model (byte for byte)" ||
   bad "the same command gave a different model"
+
+# --init continues from a model: with learning rate 0 (and no renormalization) the weights stay
+# exactly those of the checkpoint; with the recipe's rate the first epoch starts where the
+# checkpoint left off (its loss below the fresh run's first epoch).
+"$BIN" train --init "$T/ck/epoch-003.onnx" --data fashion-mnist:train@600 --epochs 1 --batch 64 --lr 0 --renorm 0 \
+  --threads 2 -o "$T/same.onnx" >"$T/log0" 2>"$T/err" || bad "--init with --lr 0 exited $?: $(tail -n 1 "$T/err")"
+"$BIN" train --init "$T/ck/epoch-003.onnx" --data fashion-mnist:train@600 --epochs 1 --batch 64 \
+  --threads 2 -o "$T/cont.onnx" >"$T/log1" 2>"$T/err" || bad "--init exited $?: $(tail -n 1 "$T/err")"
+/usr/bin/python3 - "$T" <<'EOF' || bad "--init checks"
+import sys, re, onnx
+from onnx import numpy_helper as nh
+t = sys.argv[1]
+w = lambda f: {i.name: nh.to_array(i) for i in onnx.load(f).graph.initializer}
+a, b = w(t + "/ck/epoch-003.onnx"), w(t + "/same.onnx")
+assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), "--init --lr 0 changed the weights"
+loss = lambda f: float(re.search(r"^epoch +1/\d+ +loss ([0-9.]+)", open(f).read(), re.M).group(1))
+fresh, cont = loss(t + "/log"), loss(t + "/log1")
+assert cont < fresh, f"continued first-epoch loss {cont} not below the fresh run's {fresh}"
+meta = {p.key: p.value for p in onnx.load(t + "/cont.onnx").metadata_props}
+assert "--init" in meta.get("zfviz.train", ""), meta.get("zfviz.train")
+print(f"ok   --init: lr 0 keeps the weights; continued loss {cont} < fresh {fresh}")
+EOF
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all train CLI checks passed"
