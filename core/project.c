@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include "project.h"
 #include "ops/op.h"
 #include "ops/proj.h"
@@ -349,10 +348,6 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         a.switches = NULL;
         if (n->switches && n->n_out > 0 && n->out[0] >= 0)
             a.switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
-#ifdef ZF_PROJ_PROF
-        struct timespec pf0, pf1;
-        clock_gettime(CLOCK_MONOTONIC, &pf0);
-#endif
         if (op->box_back) op->box_back(n, &a);
         else zf_proj_box_elementwise(n, &a);
         for (int k = 0; k < n->n_in; k++) {
@@ -365,6 +360,14 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
             if (o->dense) {
                 zf_box_full(&full, in[k].t);
                 zf_box_grow(pj->g[x], in[k].t, &pj->box[x], pj->has[x], &full);
+            } else if (!pj->has[x] && in[k].t->ndim > 0) {   // the common case: a first box, zeroed on the pool
+                pj->box[x] = in[k].box;
+                // Stored rather than added (no zeroing) when the rule offers to and x is not also
+                // another input of this node.
+                int twice = 0;
+                for (int j = 0; j < n->n_in; j++) twice |= j != k && n->in[j] == x;
+                if (in[k].overwrite && !twice) in[k].fresh = 1;
+                else zf_box_zero_pool(pj->g[x], in[k].t, &pj->box[x], a.pool);
             } else {
                 zf_box_grow(pj->g[x], in[k].t, &pj->box[x], pj->has[x], &in[k].box);
             }
@@ -372,10 +375,6 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         }
         if (op->project(n, &a, err))
             return zf_error_prefix(err, "layer '%s': projecting through node '%s' (%s)", layer, n->name, n->op->type);
-#ifdef ZF_PROJ_PROF
-        clock_gettime(CLOCK_MONOTONIC, &pf1);
-        fprintf(stderr, "PROF %s %.4f\n", n->name, (pf1.tv_sec - pf0.tv_sec) * 1e3 + (pf1.tv_nsec - pf0.tv_nsec) * 1e-6);
-#endif
         info->nodes++;
     }
 

@@ -1,6 +1,7 @@
 // bench_conv: GFLOP/s of zf_conv2d_forward on the conv layers of ZFNet and VGG-16, next to the
 // OpenBLAS sgemm peak measured in the same run (2048^3), so the ratio survives a busy machine.
-// Each layer reports its best time over a few repetitions.
+// Each layer reports its best time over a few repetitions, and beside it the best time of the bare
+// sgemm of the same shape (what OpenBLAS alone reaches on that layer).
 //
 //   make BUILD=build build/libzfviz.a
 //   cc -O2 -march=native -I. -Icore $(pkg-config --cflags openblas) tools/bench_conv.c build/libzfviz.a
@@ -110,12 +111,31 @@ int main(int argc, char **argv) {
             double t = now() - t0;
             if (t < best) best = t;
         }
+        // The bare GEMM of the same shape on a prepared column matrix (one image, every output
+        // position at once): OpenBLAS's own ceiling for this layer, so the gap to `best` is what
+        // im2col, the bias and the tiling cost.
+        int64_t ckk = (int64_t)l->C * l->k * l->k, ohw = p.OH * p.OW;
+        float *cm = malloc((size_t)(ckk * ohw) * 4);
+        double gemm = 1e9;
+        if (cm) {
+            for (int64_t j = 0; j < ckk * ohw; j++) cm[j] = (float)(j % 11) * 0.1f;
+            for (int r = 0; r <= reps; r++) {
+                double t0 = now();
+                for (int n = 0; n < batch; n++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->K, (int)ohw, (int)ckk, 1.0f, wt, (int)ckk,
+                                cm, (int)ohw, 0.0f, out + (size_t)n * l->K * ohw, (int)ohw);
+                double t = now() - t0;
+                if (r && t < gemm) gemm = t;   // the first run warms up
+            }
+            free(cm);
+        }
         flops += fl;
         secs += best;
         printf("%-14s out %3lldx%-3lld ckk %4lld  rows/tile %3lld imgs/gemm %lld scratch %5.1f MB  %8.2f ms  %6.1f GFLOP/s  "
-               "%3.0f%% of peak\n", l->name, (long long)p.OH, (long long)p.OW, (long long)(l->C * l->k * l->k),
-               (long long)p.tile_rows, (long long)p.images_per_tile, (double)sb / 1048576.0, best * 1e3, fl / best * 1e-9,
-               100.0 * fl / best * 1e-9 / peak);
+               "%3.0f%% of peak  (bare GEMM %.2f ms, %3.0f%%)%s\n", l->name, (long long)p.OH, (long long)p.OW,
+               (long long)ckk, (long long)p.tile_rows, (long long)p.images_per_tile, (double)sb / 1048576.0, best * 1e3,
+               fl / best * 1e-9, 100.0 * fl / best * 1e-9 / peak, gemm * 1e3, 100.0 * fl / gemm * 1e-9 / peak,
+               p.small_taps ? "  small-taps kernel" : "");
         free(in); free(wt); free(b); free(out); free(col);
     }
     // The peak again: on a shared machine a single measurement can land in someone else's burst.

@@ -1,5 +1,8 @@
 // activation.c: Relu, LeakyRelu, Sigmoid, Tanh, Clip, Sqrt, Exp, Dropout (inference), Identity.
 #include <float.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 #include "activation.h"
@@ -10,9 +13,16 @@
 
 // --- kernels ------------------------------------------------------------------------------------
 
-// x (n) -> out (n)
+// x (n) -> out (n). Explicit vectors: at -O2 GCC leaves this loop scalar (out may alias x), about
+// 1 ns per element on ZFNet's relu1. max(x, 0) with x first keeps NaN inputs as the scalar rule does
+// (x > 0 ? x : 0 gives 0 for NaN; _mm256_max_ps(x, 0) returns its second operand, 0, for NaN).
 void zf_relu_f32(float *out, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    int64_t i = 0;
+#ifdef __AVX__
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_max_ps(_mm256_loadu_ps(x + i), zero));
+#endif
+    for (; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 // x (n) -> out (n)
@@ -147,25 +157,60 @@ typedef struct unary_proj {
     float a, lo, hi;
 } unary_proj;
 
-static int unary_project(const zf_node *n, zf_proj_args *pa, const unary_proj *u) {
-    zf_proj_slot *x = &pa->in[0];
-    const zf_proj_slot *y = &pa->out[0];
-    if (!x->on || !y->on) return 0;
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+// gi += the rectified go (deconvnet), where xi > 0 too (guided), or go where xi > 0 (gradient);
+// gi = instead when fresh (gi holds nothing yet, not even zeros). 8 at a time by hand (-O2 leaves
+// loops of unknown length scalar); the same values as the scalar form: a lane is go or +0.
+static inline float relu_one(float go, float xi, zf_rule rule) {
+    if (rule == ZF_RULE_GUIDED) return xi > 0.0f && go > 0.0f ? go : 0.0f;
+    return xi > 0.0f ? go : 0.0f;   // gradient
+}
+
+static void relu_row(float *gi, const float *go, const float *xi, int64_t len, zf_rule rule, int fresh) {
+    const v8f z = {0};
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        v8f g, x, s = z;
+        memcpy(&g, go + i, sizeof g);
+        if (!fresh) memcpy(&s, gi + i, sizeof s);
+        v8i m;
+        if (rule == ZF_RULE_DECONVNET) {
+            m = g > z;
+        } else {
+            memcpy(&x, xi + i, sizeof x);
+            m = rule == ZF_RULE_GUIDED ? (x > z) & (g > z) : x > z;
+        }
+        s += (v8f)((v8i)g & m);
+        memcpy(gi + i, &s, sizeof s);
+    }
+    if (rule == ZF_RULE_DECONVNET)   // xi is not read: the forward values stay out of the cache
+        for (; i < len; i++) gi[i] = (fresh ? 0.0f : gi[i]) + (go[i] > 0.0f ? go[i] : 0.0f);
+    else
+        for (; i < len; i++) gi[i] = (fresh ? 0.0f : gi[i]) + relu_one(go[i], xi[i], rule);
+}
+
+typedef struct {
+    zf_proj_slot *x;
+    const zf_proj_slot *y;
+    const unary_proj *u;
+} unary_proj_ctx;
+
+static void unary_box(void *vc, const zf_box *b) {
+    const unary_proj_ctx *c = vc;
+    const zf_proj_slot *x = c->x, *y = c->y;
+    const unary_proj *u = c->u;
     const float *xf = zf_f32(x->t), *yf = zf_f32(y->t);
     const zf_rule rule = u->rule;
     zf_box_iter it;
-    for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it)) {
+    for (zf_box_iter_begin(&it, x->t, b); !it.done; zf_box_iter_next(&it)) {
         float *gi = x->g + it.off;
         const float *go = y->g + it.off, *xi = xf + it.off, *yo = yf + it.off;
         const int64_t len = it.len;
         switch (u->kind) {
         case U_RELU:
-            if (rule == ZF_RULE_DECONVNET)
-                for (int64_t i = 0; i < len; i++) gi[i] += go[i] > 0.0f ? go[i] : 0.0f;
-            else if (rule == ZF_RULE_GUIDED)
-                for (int64_t i = 0; i < len; i++) gi[i] += xi[i] > 0.0f && go[i] > 0.0f ? go[i] : 0.0f;
-            else
-                for (int64_t i = 0; i < len; i++) gi[i] += xi[i] > 0.0f ? go[i] : 0.0f;
+            relu_row(gi, go, xi, len, rule, x->fresh);
             break;
         case U_LEAKYRELU:
             for (int64_t i = 0; i < len; i++) {
@@ -200,9 +245,24 @@ static int unary_project(const zf_node *n, zf_proj_args *pa, const unary_proj *u
             break;
         }
     }
+}
+
+static int unary_project(const zf_node *n, zf_proj_args *pa, const unary_proj *u) {
+    zf_proj_slot *x = &pa->in[0];
+    const zf_proj_slot *y = &pa->out[0];
+    if (!x->on || !y->on) return 0;
+    unary_proj_ctx c = {x, y, u};
+    const int nd = x->t->ndim;
+    zf_box_parallel(pa->pool, &x->box, zf_box_split_axis(&x->box, nd), zf_box_numel(&x->box, nd), ZF_PROJ_PAR_MIN,
+                    unary_box, &c);
     return 0;
 }
 
+// Elementwise, and relu_row writes every element of the box: no zeroing needed before it.
+static void relu_box_back(const zf_node *n, zf_proj_args *a) {
+    zf_proj_box_elementwise(n, a);
+    a->in[0].overwrite = 1;
+}
 static int relu_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     unary_proj u = {U_RELU, a->rule, 0, 0, 0};
     return unary_project(n, a, &u);
@@ -318,7 +378,7 @@ static int relu_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
     return run_unary(n, v, ex, &c);
 }
 const zf_op zf_op_relu = {.type = "Relu", .shape = relu_shape, .forward = relu_forward, .project = relu_project,
-                .backward = relu_backward};
+                .box_back = relu_box_back, .backward = relu_backward};
 
 // LeakyRelu
 static int leakyrelu_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {

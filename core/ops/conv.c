@@ -1,6 +1,10 @@
-// conv.c: ONNX Conv, 2-D, as im2col + sgemm (see conv.h for the tiling plan).
+// conv.c: ONNX Conv, 2-D, as im2col + sgemm (see conv.h for the tiling plan), or for layers with
+// few input taps (conv1) a register-blocked AVX2 kernel without im2col ("small-taps kernel" below).
 #include <string.h>
 #include <cblas.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include "conv.h"
 #include "compute_util.h"
 #include "proj.h"
@@ -18,12 +22,29 @@
 
 static int64_t ckk_of(const zf_conv_params *p) { return p->C / p->group * p->kh * p->kw; }
 
+// The small-taps kernel's padded input: rows of the padded input that some window reads, and
+// positions per column phase (see small_prep_range).
+static int64_t small_hp(const zf_conv_params *p) { return (p->OH - 1) * p->sh + p->kh; }
+static int64_t small_wq(const zf_conv_params *p) { return p->OW + (p->kw - 1) / p->sw; }
+
+// Floats of the small-taps scratch: the tap offsets (int64, rounded to 64 bytes), then the input.
+static int64_t small_floats(const zf_conv_params *p) {
+    return (2 * ckk_of(p) + 15) / 16 * 16 + p->C * p->sw * small_hp(p) * small_wq(p);
+}
+
 void zf_conv_plan(zf_conv_params *p, size_t budget) {
     int64_t ckk = ckk_of(p), ohw = p->OH * p->OW;
     p->direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && !p->ph && !p->pw && !p->ph_end &&
                 !p->pw_end;
     p->tile_rows = p->OH;
     p->images_per_tile = 1;
+    p->small_taps = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    // 16 output positions per step: narrower outputs stay with the GEMM.
+    p->small_taps = !p->direct && p->group == 1 && p->dh == 1 && p->dw == 1 && p->sw <= 4 &&
+                    ckk <= ZF_CONV_SMALL_TAPS && p->OW >= 16 &&
+                    small_floats(p) <= (int64_t)(budget / sizeof(float));
+#endif
     if (p->direct) return;
     int64_t cols = (int64_t)(budget / sizeof(float)) / (ckk > 0 ? ckk : 1);
     if (cols < MIN_TILE_COLS) cols = MIN_TILE_COLS;
@@ -57,6 +78,8 @@ static void scratch_floats(const zf_conv_params *p, int64_t *col, int64_t *tmp) 
 size_t zf_conv_scratch_bytes(const zf_conv_params *p) {
     int64_t c, t;
     scratch_floats(p, &c, &t);
+    // The backward pass uses the column tiles even when the forward pass runs the small-taps kernel.
+    if (p->small_taps && small_floats(p) > c + t) return (size_t)small_floats(p) * sizeof(float);
     return (size_t)(c + t) * sizeof(float);
 }
 
@@ -92,6 +115,26 @@ int zf_conv_setup(zf_conv_params *p, const int64_t x[4], const int64_t w[4], zf_
 
 // --- im2col ---------------------------------------------------------------------------------------
 
+// dst[ow] = src[2*ow] for ow in [lo, hi); src[2*hi - 1] must be readable. The stride-2 gather of
+// ZFNet's conv1 and conv2, eight at a time: the scalar loop ran at about one float per ns, 1.6 ms
+// on conv1 (a quarter of its GEMM), 2-3x more than this.
+static void copy_stride2(float *dst, const float *src, int64_t lo, int64_t hi) {
+    int64_t ow = lo;
+#if defined(__AVX2__)
+    if (hi - lo >= 8) {
+        for (; ow < hi; ow += 8) {
+            if (ow + 8 > hi) ow = hi - 8;   // the last step overlaps the previous one
+            __m256 a = _mm256_loadu_ps(src + 2 * ow), b = _mm256_loadu_ps(src + 2 * ow + 8);
+            __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   // a0 a2 b0 b2 | a4 a6 b4 b6
+            __m256d even = _mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0));
+            _mm256_storeu_ps(dst + ow, _mm256_castpd_ps(even));
+        }
+        return;
+    }
+#endif
+    for (; ow < hi; ow++) dst[ow] = src[2 * ow];
+}
+
 // Row r = (c, ki, kj) of the column matrix for output rows [oh0, oh1): col[(oh-oh0)*OW + ow] =
 // in[c][oh*sh - ph + ki*dh][ow*sw - pw + kj*dw], zero outside the input.
 static void im2col_row(float *dst, const float *plane, int64_t ki, int64_t kj, int64_t oh0, int64_t oh1,
@@ -104,6 +147,9 @@ static void im2col_row(float *dst, const float *plane, int64_t ki, int64_t kj, i
     if (lo > OW) lo = OW;
     if (hi > OW) hi = OW;
     if (hi < lo) hi = lo;
+    // Stride 2: the vector copy reads one float past the last one used; stay inside the row.
+    int64_t vhi = hi;
+    while (sw == 2 && vhi > lo && 2 * vhi + off > W) vhi--;
     for (int64_t oh = oh0; oh < oh1; oh++, dst += OW) {
         int64_t ih = oh * p->sh - p->ph + ki * p->dh;
         if (ih < 0 || ih >= H) {
@@ -115,7 +161,8 @@ static void im2col_row(float *dst, const float *plane, int64_t ki, int64_t kj, i
         if (sw == 1) {
             memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof(float));
         } else if (sw == 2) {
-            for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[2 * ow + off];
+            copy_stride2(dst, src + off, lo, vhi);
+            for (int64_t ow = vhi; ow < hi; ow++) dst[ow] = src[2 * ow + off];
         } else {
             for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * sw + off];
         }
@@ -192,10 +239,16 @@ void zf_col2im(float *img, const float *col, int64_t ld, int64_t c0, int64_t nc,
 // --- forward --------------------------------------------------------------------------------------
 
 // out rows (rows x cols, stride ld) = b[k] each, so the GEMM can accumulate onto the bias (beta 1).
+// (Explicitly vectorized: -O2's cost model leaves the plain loop scalar, 0.5-0.8 ms on conv1.)
 static void fill_bias(float *out, int64_t ld, int64_t rows, int64_t cols, const float *b) {
     for (int64_t k = 0; k < rows; k++) {
         float v = b[k], *o = out + k * ld;
-        for (int64_t j = 0; j < cols; j++) o[j] = v;
+        int64_t j = 0;
+#if defined(__AVX__)
+        const __m256 vv = _mm256_set1_ps(v);
+        for (; j + 8 <= cols; j += 8) _mm256_storeu_ps(o + j, vv);
+#endif
+        for (; j < cols; j++) o[j] = v;
     }
 }
 
@@ -214,17 +267,166 @@ static void scatter_range(void *vc, int64_t k0, int64_t k1) {
             float *dst = s->out + (i * s->K + k) * s->ohw;
             if (s->b) {
                 float v = s->b[k];
-                for (int64_t j = 0; j < s->ohw; j++) dst[j] = src[j] + v;
+                int64_t j = 0;
+#if defined(__AVX__)
+                const __m256 vv = _mm256_set1_ps(v);
+                for (; j + 8 <= s->ohw; j += 8) _mm256_storeu_ps(dst + j, _mm256_add_ps(_mm256_loadu_ps(src + j), vv));
+#endif
+                for (; j < s->ohw; j++) dst[j] = src[j] + v;
             } else {
                 memcpy(dst, src, (size_t)s->ohw * sizeof(float));
             }
         }
 }
 
+// --- small-taps kernel ------------------------------------------------------------------------------
+// For layers with a short inner dimension C*kh*kw (ZFNet's conv1: 3*7*7 = 147), where OpenBLAS runs
+// well below peak and im2col is a large share of the time (one thread: ZFNet conv1 5.5-7 ms -> 4-5.8,
+// VGG-16 conv1_1 5.4-7.9 -> 2.4-3.5). Measured slower than the GEMM from VGG's conv1_2 (576 taps)
+// on, probably because a step's weights (6 x C*kh*kw floats) no longer stay in L1: hence
+// ZF_CONV_SMALL_TAPS. The input is copied once, padded and
+// split into its sw column phases, xp[c][phase][r][j] = in[c][r - ph][j*sw + phase - pw] (zero
+// outside), so that one tap (c, ki, kj) of 16 consecutive outputs is 16 consecutive floats of xp.
+// Each step then keeps 6 output channels x 16 positions in 12 AVX registers across all the taps:
+// per tap 2 loads, 6 broadcasts and 12 FMAs, no column matrix and no packing.
+
+#if defined(__AVX2__) && defined(__FMA__)
+typedef struct {
+    float *xp;
+    const float *in;
+    const zf_conv_params *p;
+    int64_t hp, wq;
+} small_prep_ctx;
+
+static void small_prep_range(void *vc, int64_t r0, int64_t r1) {
+    const small_prep_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t sw = p->sw, hp = c->hp, wq = c->wq;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t ch = r / (sw * hp), phase = r / hp % sw, ih = r % hp - p->ph;
+        float *dst = c->xp + r * wq;
+        if (ih < 0 || ih >= p->H) {
+            memset(dst, 0, (size_t)wq * sizeof(float));
+            continue;
+        }
+        const float *src = c->in + (ch * p->H + ih) * p->W;
+        const int64_t at0 = phase - p->pw;   // position j reads src[at0 + j*sw]
+        // Positions inside the input: 0 <= j*sw + phase - pw < W.
+        int64_t lo = p->pw - phase <= 0 ? 0 : (p->pw - phase + sw - 1) / sw;
+        int64_t hi = p->W + p->pw - phase <= 0 ? 0 : (p->W + p->pw - phase + sw - 1) / sw;
+        if (hi > wq) hi = wq;
+        if (lo > hi) lo = hi;
+        for (int64_t j = 0; j < lo; j++) dst[j] = 0.0f;
+        if (sw == 1) {
+            memcpy(dst + lo, src + at0 + lo, (size_t)(hi - lo) * sizeof(float));
+        } else if (sw == 2) {
+            int64_t vhi = hi;   // copy_stride2 reads one float past the last one used
+            while (vhi > lo && at0 + 2 * vhi > p->W) vhi--;
+            copy_stride2(dst, src + at0, lo, vhi);
+            for (int64_t j = vhi; j < hi; j++) dst[j] = src[at0 + j * 2];
+        } else {
+            for (int64_t j = lo; j < hi; j++) dst[j] = src[at0 + j * sw];
+        }
+        for (int64_t j = hi; j < wq; j++) dst[j] = 0.0f;
+    }
+}
+
+#define SMALL_K 6    // output channels per step
+#define SMALL_W 16   // output positions per step
+
+typedef struct {
+    float *out;
+    const float *xp, *w, *b;
+    const int64_t *off;   // per tap (c, ki, kj): its offset in xp from the output row's first tap
+    const zf_conv_params *p;
+    int64_t wq, groups;
+} small_ctx;
+
+// Items it = oh * groups + g: output row oh of channels [6g, 6g + 6).
+static void small_range(void *vc, int64_t i0, int64_t i1) {
+    const small_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t ckk = ckk_of(p), OW = p->OW, ohw = p->OH * OW, K = p->K;
+    for (int64_t it = i0; it < i1; it++) {
+        const int64_t oh = it / c->groups, k0 = it % c->groups * SMALL_K;
+        const float *w[SMALL_K];
+        __m256 bias[SMALL_K];
+        for (int m = 0; m < SMALL_K; m++) {
+            const int64_t k = k0 + m < K ? k0 + m : K - 1;   // past K: computed, not stored
+            w[m] = c->w + k * ckk;
+            bias[m] = _mm256_set1_ps(c->b ? c->b[k] : 0.0f);
+        }
+        const float *xrow = c->xp + oh * p->sh * c->wq;
+        for (int64_t ow = 0; ow < OW; ow += SMALL_W) {
+            if (ow + SMALL_W > OW) ow = OW - SMALL_W;   // the last step overlaps the previous one
+            __m256 a00 = bias[0], a01 = bias[0], a10 = bias[1], a11 = bias[1], a20 = bias[2], a21 = bias[2];
+            __m256 a30 = bias[3], a31 = bias[3], a40 = bias[4], a41 = bias[4], a50 = bias[5], a51 = bias[5];
+            const float *x = xrow + ow;
+            for (int64_t t = 0; t < ckk; t++) {
+                const float *s = x + c->off[t];
+                const __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8);
+                __m256 v = _mm256_broadcast_ss(w[0] + t);
+                a00 = _mm256_fmadd_ps(v, x0, a00);
+                a01 = _mm256_fmadd_ps(v, x1, a01);
+                v = _mm256_broadcast_ss(w[1] + t);
+                a10 = _mm256_fmadd_ps(v, x0, a10);
+                a11 = _mm256_fmadd_ps(v, x1, a11);
+                v = _mm256_broadcast_ss(w[2] + t);
+                a20 = _mm256_fmadd_ps(v, x0, a20);
+                a21 = _mm256_fmadd_ps(v, x1, a21);
+                v = _mm256_broadcast_ss(w[3] + t);
+                a30 = _mm256_fmadd_ps(v, x0, a30);
+                a31 = _mm256_fmadd_ps(v, x1, a31);
+                v = _mm256_broadcast_ss(w[4] + t);
+                a40 = _mm256_fmadd_ps(v, x0, a40);
+                a41 = _mm256_fmadd_ps(v, x1, a41);
+                v = _mm256_broadcast_ss(w[5] + t);
+                a50 = _mm256_fmadd_ps(v, x0, a50);
+                a51 = _mm256_fmadd_ps(v, x1, a51);
+            }
+            float *o = c->out + k0 * ohw + oh * OW + ow;
+            const int64_t nk = K - k0 < SMALL_K ? K - k0 : SMALL_K;
+            _mm256_storeu_ps(o, a00);
+            _mm256_storeu_ps(o + 8, a01);
+            if (nk > 1) { _mm256_storeu_ps(o + ohw, a10); _mm256_storeu_ps(o + ohw + 8, a11); }
+            if (nk > 2) { _mm256_storeu_ps(o + 2 * ohw, a20); _mm256_storeu_ps(o + 2 * ohw + 8, a21); }
+            if (nk > 3) { _mm256_storeu_ps(o + 3 * ohw, a30); _mm256_storeu_ps(o + 3 * ohw + 8, a31); }
+            if (nk > 4) { _mm256_storeu_ps(o + 4 * ohw, a40); _mm256_storeu_ps(o + 4 * ohw + 8, a41); }
+            if (nk > 5) { _mm256_storeu_ps(o + 5 * ohw, a50); _mm256_storeu_ps(o + 5 * ohw + 8, a51); }
+        }
+    }
+}
+
+// in (N,C,H,W), w (K,C,kh,kw), b (K) or NULL -> out (N,K,OH,OW); scratch: small_floats(p)
+static void conv_small_taps(float *out, float *scratch, const float *in, const float *w, const float *b,
+                            const zf_conv_params *p, zf_pool *pool) {
+    const int64_t ckk = ckk_of(p), hp = small_hp(p), wq = small_wq(p), sw = p->sw;
+    int64_t *off = (int64_t *)scratch;
+    float *xp = scratch + (2 * ckk + 15) / 16 * 16;
+    for (int64_t c = 0; c < p->C; c++)
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++)
+                off[(c * p->kh + ki) * p->kw + kj] = ((c * sw + kj % sw) * hp + ki) * wq + kj / sw;
+    const int64_t rows = p->C * sw * hp, groups = (p->K + SMALL_K - 1) / SMALL_K;
+    for (int64_t n = 0; n < p->N; n++) {
+        small_prep_ctx pc = {xp, in + n * p->C * p->H * p->W, p, hp, wq};
+        zf_parallel_for(rows * wq < PAR_MIN_FLOATS ? NULL : pool, rows, small_prep_range, &pc);
+        small_ctx c = {out + n * p->K * p->OH * p->OW, xp, w, b, off, p, wq, groups};
+        zf_parallel_for(pool, p->OH * groups, small_range, &c);
+    }
+}
+#endif
+
 void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, const float *b,
                        const zf_conv_params *p, zf_pool *pool) {
     const int64_t G = p->group, Cg = p->C / G, Kg = p->K / G;
     const int64_t HW = p->H * p->W, ohw = p->OH * p->OW, ckk = Cg * p->kh * p->kw;
+#if defined(__AVX2__) && defined(__FMA__)
+    if (p->small_taps) {
+        conv_small_taps(out, col, in, w, b, p, pool);
+        return;
+    }
+#endif
     if (p->direct) {
         for (int64_t n = 0; n < p->N; n++)
             for (int64_t g = 0; g < G; g++) {
@@ -337,6 +539,12 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
 // The input's share is the transposed convolution of the output signal (Zeiler & Fergus: "filter
 // ... using transposed versions of the same filters"); the bias takes no part. Output box rows
 // [oy0, oy1) reach input rows [oy0*s - p, (oy1-1)*s - p + (k-1)*d + 1): zf_box_window.
+// Per tile of output positions: the nonzeros per position (CSR), then
+//   sparse, few taps (ZFNet conv1, 3x7x7): each position's weight rows summed in registers and
+//     added straight into the input (scat_bands), no columns in memory;
+//   sparse (conv2): colT (P, ckk) = sum of weight rows per nonzero (spmm_range), col2im_T_range;
+//   dense (conv3, conv4): one GEMM, then col2im.
+// Every step runs on the pool: rows of positions, blocks of taps, input channels, or bands of rows.
 
 static void conv_box_back(const zf_node *n, zf_proj_args *a) {
     const zf_conv_params *p = n->params;
@@ -360,7 +568,7 @@ static void conv_box_back(const zf_node *n, zf_proj_args *a) {
 // Output positions per tile: scratch = tile * (G rows + col rows + sparse index) floats.
 static int64_t conv_tile_positions(const zf_conv_params *p) {
     int64_t ckk = p->C / p->group * p->kh * p->kw, Kg = p->K / p->group;
-    int64_t per = ckk + 3 * Kg + 6;   // + CSR start and cursor, a tap_span (4 floats)
+    int64_t per = ckk + 3 * Kg + 6;   // + CSR start, cursor and a spare slot (idx, val)
     int64_t t = PROJ_TILE_FLOATS / per;
     if (t < p->OW) t = p->OW;
     if (t > p->OH * p->OW) t = p->OH * p->OW;
@@ -373,8 +581,6 @@ static size_t conv_proj_scratch(const zf_node *n, const zf_value *v) {
     return (size_t)(conv_tile_positions(p) * (ckk + 3 * Kg + 6) + 64);
 }
 
-typedef struct tap_span tap_span;
-
 typedef struct {
     float *gin;                 // input signal (C,H,W)
     const float *col;           // element (r, q) of the columns: col[r*rs + q*ps]
@@ -382,7 +588,6 @@ typedef struct {
     int64_t c0;                 // first input channel of the group
     int64_t oy0, oy1, ox0, ox1; // the tile of output positions
     const zf_conv_params *p;
-    const tap_span *spans;      // colT layout: per position of the tile
 } col2im_box_ctx;
 
 // Adds the columns back into input channels [c0 + cb, c0 + ce) for the tile's positions (the
@@ -419,70 +624,41 @@ static void col2im_rows_range(void *vc, int64_t cb, int64_t ce) {
     }
 }
 
-// Where each position of a tile sits in the input: offset of its tap (0, 0) in a plane and the taps
-// [ki0, ki1) x [kj0, kj1) that land inside (computed once per tile, used for every channel).
-struct tap_span {
-    int64_t base;
-    int16_t ki0, ki1, kj0, kj1;
-};
-
-static void tap_spans(tap_span *t, int64_t oy0, int64_t oy1, int64_t ox0, int64_t ox1, const zf_conv_params *p) {
-    for (int64_t oy = oy0; oy < oy1; oy++) {
-        const int64_t y0 = oy * p->sh - p->ph;
-        int64_t ki0 = 0, ki1 = p->kh;
-        while (ki0 < ki1 && y0 + ki0 * p->dh < 0) ki0++;
-        while (ki1 > ki0 && y0 + (ki1 - 1) * p->dh >= p->H) ki1--;
-        for (int64_t ox = ox0; ox < ox1; ox++, t++) {
-            const int64_t x0 = ox * p->sw - p->pw;
-            int64_t kj0 = 0, kj1 = p->kw;
-            while (kj0 < kj1 && x0 + kj0 * p->dw < 0) kj0++;
-            while (kj1 > kj0 && x0 + (kj1 - 1) * p->dw >= p->W) kj1--;
-            t->base = y0 * p->W + x0;
-            t->ki0 = (int16_t)ki0, t->ki1 = (int16_t)ki1, t->kj0 = (int16_t)kj0, t->kj1 = (int16_t)kj1;
-        }
-    }
-}
-
-// Same from colT (P, ckk) (rs == 1): channel by channel (its plane stays in cache), position by
-// position, each position's taps a contiguous piece of its row. One copy per common kernel width
-// (KW 3, 5, 7) so the loops over a row of taps unroll; KW 0 reads p->kw.
-#define COL2IM_POSITIONS(NAME, KW)                                                                        \
-    static void NAME(const col2im_box_ctx *c, int64_t cb, int64_t ce) {                                \
-        const zf_conv_params *p = c->p;                                                                   \
-        const int64_t W = p->W, kw = KW ? KW : p->kw, kk = p->kh * kw, dh = p->dh * W, dw = p->dw;       \
-        const int64_t P = (c->oy1 - c->oy0) * (c->ox1 - c->ox0);                                         \
-        for (int64_t ch = cb; ch < ce; ch++) {                                                            \
-            float *plane = c->gin + (c->c0 + ch) * p->H * W;                                              \
-            const float *col = c->col + ch * kk;                                                          \
-            for (int64_t q = 0; q < P; q++) {                                                             \
-                const tap_span *t = &c->spans[q];                                                         \
-                const float *sc = col + q * c->ps;                                                        \
-                const int64_t b = t->base; /* tap (0, 0), maybe outside: only taps inside are touched */ \
-                if (KW && t->kj0 == 0 && t->kj1 == KW && dw == 1) {                                       \
-                    for (int64_t ki = t->ki0; ki < t->ki1; ki++) {                                        \
-                        float *row = plane + b + ki * dh;                                                 \
-                        for (int64_t kj = 0; kj < KW; kj++) row[kj] += sc[ki * KW + kj];                  \
-                    }                                                                                     \
-                } else {                                                                                  \
-                    for (int64_t ki = t->ki0; ki < t->ki1; ki++)                                          \
-                        for (int64_t kj = t->kj0; kj < t->kj1; kj++)                                      \
-                            plane[b + ki * dh + kj * dw] += sc[ki * kw + kj];                             \
-                }                                                                                         \
-            }                                                                                             \
-        }                                                                                                 \
-    }
-COL2IM_POSITIONS(col2im_positions_any, 0)
-COL2IM_POSITIONS(col2im_positions_k3, 3)
-COL2IM_POSITIONS(col2im_positions_k5, 5)
-COL2IM_POSITIONS(col2im_positions_k7, 7)
-
-static void col2im_positions_range(void *vc, int64_t cb, int64_t ce) {
+// Same from colT (P, ckk) (rs == 1, ps == ckk), row of positions by row: for each tap (ki, kj),
+// the positions of the row add into every sw-th pixel of one input row. Consecutive additions
+// touch different pixels (adding position by position instead chains each pixel's overlapping
+// taps through memory), and a row's columns of colT stay in L1 across its taps.
+static void col2im_T_range(void *vc, int64_t cb, int64_t ce) {
     const col2im_box_ctx *c = vc;
-    switch (c->p->kw) {
-    case 3: col2im_positions_k3(c, cb, ce); break;
-    case 5: col2im_positions_k5(c, cb, ce); break;
-    case 7: col2im_positions_k7(c, cb, ce); break;
-    default: col2im_positions_any(c, cb, ce); break;
+    const zf_conv_params *p = c->p;
+    const int64_t H = p->H, W = p->W, bw = c->ox1 - c->ox0, kw = p->kw, kk = p->kh * kw, ps = c->ps;
+    const int64_t sw = p->sw;
+    int64_t lo[16], hi[16];
+    if (kw > 16) {   // not seen in practice; the tap-major loop takes any width
+        col2im_rows_range(vc, cb, ce);
+        return;
+    }
+    // Columns of the box whose input column lies inside the image, per kj (shared by every row).
+    for (int64_t kj = 0; kj < kw; kj++) {
+        const int64_t off = kj * p->dw - p->pw;
+        int64_t l = off >= 0 ? 0 : (-off + sw - 1) / sw, h = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+        lo[kj] = l > c->ox0 ? l : c->ox0;
+        hi[kj] = h < c->ox1 ? h : c->ox1;
+    }
+    for (int64_t ch = cb; ch < ce; ch++) {
+        float *plane = c->gin + (c->c0 + ch) * H * W;
+        for (int64_t oy = c->oy0; oy < c->oy1; oy++) {
+            // Indices relative to column ox = 0 (negative bases; every element reached is inside).
+            const int64_t srow = ((oy - c->oy0) * bw - c->ox0) * ps + ch * kk;
+            for (int64_t ki = 0; ki < p->kh; ki++) {
+                const int64_t iy = oy * p->sh - p->ph + ki * p->dh;
+                if (iy < 0 || iy >= H) continue;
+                for (int64_t kj = 0; kj < kw; kj++) {
+                    const int64_t sb = srow + ki * kw + kj, db = iy * W - p->pw + kj * p->dw;
+                    for (int64_t ox = lo[kj]; ox < hi[kj]; ox++) plane[db + ox * sw] += c->col[sb + ox * ps];
+                }
+            }
+        }
     }
 }
 
@@ -490,6 +666,19 @@ static void col2im_positions_range(void *vc, int64_t cb, int64_t ce) {
 // weight rows of its nonzero channels, times their signal. Work items are (64-wide block of taps,
 // 32 positions), block-major; a block's accumulator stays in registers while the nonzeros stream by.
 typedef float v8f __attribute__((vector_size(32)));
+
+// acc + a * b in one rounding where the CPU has FMA: -std=c11 does not contract a * b + c, and the
+// separate multiply and add double the instructions and the latency of the accumulator chains.
+#ifdef __FMA__
+#include <immintrin.h>
+#endif
+static inline v8f fmadd8(v8f a, v8f b, v8f acc) {
+#ifdef __FMA__
+    return (v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)acc);
+#else
+    return acc + a * b;
+#endif
+}
 #define SPMM_BLOCK 64
 #define SPMM_QS 32
 
@@ -521,14 +710,14 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
                     const float v = c->val[e];
                     const v8f vv = {v, v, v, v, v, v, v, v};
 #define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
-                    a0 += vv * SPMM_LOAD(0);
-                    a1 += vv * SPMM_LOAD(1);
-                    a2 += vv * SPMM_LOAD(2);
-                    a3 += vv * SPMM_LOAD(3);
-                    a4 += vv * SPMM_LOAD(4);
-                    a5 += vv * SPMM_LOAD(5);
-                    a6 += vv * SPMM_LOAD(6);
-                    a7 += vv * SPMM_LOAD(7);
+                    a0 = fmadd8(vv, SPMM_LOAD(0), a0);
+                    a1 = fmadd8(vv, SPMM_LOAD(1), a1);
+                    a2 = fmadd8(vv, SPMM_LOAD(2), a2);
+                    a3 = fmadd8(vv, SPMM_LOAD(3), a3);
+                    a4 = fmadd8(vv, SPMM_LOAD(4), a4);
+                    a5 = fmadd8(vv, SPMM_LOAD(5), a5);
+                    a6 = fmadd8(vv, SPMM_LOAD(6), a6);
+                    a7 = fmadd8(vv, SPMM_LOAD(7), a7);
 #undef SPMM_LOAD
                 }
                 memcpy(dst, &a0, sizeof a0);
@@ -540,25 +729,187 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
                 memcpy(dst + 48, &a6, sizeof a6);
                 memcpy(dst + 56, &a7, sizeof a7);
             } else {
-                // The last, partial block: whole vectors of 8, then the rest.
+                // The last, partial block: whole vectors of 8 (named accumulators again, the
+                // unused ones skipped), then the rest.
                 const int64_t nv = len / 8;
-                v8f acc[SPMM_BLOCK / 8] = {{0}};
+                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, t;
                 float tail[8] = {0};
                 for (int32_t e = c->start[q]; e < c->end[q]; e++) {
                     const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
                     const float v = c->val[e];
                     const v8f vv = {v, v, v, v, v, v, v, v};
-                    for (int64_t j = 0; j < nv; j++) {
-                        v8f t;
-                        memcpy(&t, wr + 8 * j, sizeof t);
-                        acc[j] += vv * t;
-                    }
+#define SPMM_PART(j) if (j < nv) { memcpy(&t, wr + 8 * (j), sizeof t); a##j = fmadd8(vv, t, a##j); }
+                    SPMM_PART(0) SPMM_PART(1) SPMM_PART(2) SPMM_PART(3) SPMM_PART(4) SPMM_PART(5) SPMM_PART(6)
+#undef SPMM_PART
                     for (int64_t i = nv * 8; i < len; i++) tail[i - nv * 8] += v * wr[i];
                 }
+                const v8f acc[7] = {a0, a1, a2, a3, a4, a5, a6};
                 memcpy(dst, acc, (size_t)nv * sizeof(v8f));
                 memcpy(dst + nv * 8, tail, (size_t)(len - nv * 8) * sizeof(float));
             }
         }
+    }
+}
+
+// The output signal's nonzeros per position of a tile (CSR by position), built a row of positions
+// at a time. Counting compares 8 values at once; filling writes every value at its position's
+// cursor and advances the cursor only past nonzeros (no branch to mispredict at 10% density), so
+// each list has one spare slot for the write past its end.
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+typedef struct {
+    int32_t *start, *fill, *idx;
+    float *val;
+    const float *g;             // the signal at the tile's first channel, column ox0
+    int64_t ohw, ow, nk, bw, ty0;
+} nz_ctx;
+
+static void nz_count_rows(void *vc, int64_t r0, int64_t r1) {
+    const nz_ctx *c = vc;
+    const int64_t bw = c->bw;
+    for (int64_t r = r0; r < r1; r++) {
+        int32_t *cnt = c->start + 1 + r * bw;
+        const float *g = c->g + (c->ty0 + r) * c->ow;
+        memset(cnt, 0, (size_t)bw * sizeof *cnt);
+        for (int64_t j = 0; j < c->nk; j++) {
+            const float *s = g + j * c->ohw;
+            int64_t i = 0;
+            for (; i + 8 <= bw; i += 8) {
+                v8f v;
+                v8i n;
+                memcpy(&v, s + i, sizeof v);
+                memcpy(&n, cnt + i, sizeof n);
+                n -= (v8i)(v != 0.0f);   // true is -1
+                memcpy(cnt + i, &n, sizeof n);
+            }
+            for (; i < bw; i++) cnt[i] += s[i] != 0.0f;
+        }
+    }
+}
+
+static void nz_fill_rows(void *vc, int64_t r0, int64_t r1) {
+    const nz_ctx *c = vc;
+    const int64_t bw = c->bw, nk = c->nk, ohw = c->ohw;
+    int32_t *restrict idx = c->idx;
+    float *restrict val = c->val;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *g = c->g + (c->ty0 + r) * c->ow;
+        // Position by position, so the cursor stays in a register: the channels' rows of this row
+        // of positions (nk * bw floats) stay in L1/L2 while the positions walk through them.
+        for (int64_t i = 0; i < bw; i++) {
+            int32_t e = c->start[r * bw + i];
+            const float *s = g + i;
+            for (int64_t j = 0; j < nk; j++) {
+                const float v = s[j * ohw];
+                idx[e] = (int32_t)j;
+                val[e] = v;
+                e += v != 0.0f;
+            }
+            c->fill[r * bw + i] = e;
+        }
+    }
+}
+
+// Few taps per position (conv1: 3 x 7 x 7): each position's nonzeros are summed straight into
+// registers, one input channel at a time, a vector of 8 per kernel row (the weights padded to 8
+// per row, wp (nk, Cg, kh, 8)), and the kh rows are added into the input at once: no colT round
+// trip through memory and no col2im. Rows of positions go in bands of `band` rows: bands two
+// apart never write the same input row, so the even bands run in parallel, then the odd ones.
+#define SCAT_MAX_KH 8
+
+typedef struct {
+    float *gin;                 // the input channels of the group: (Cg, H, W)
+    const float *wp;
+    const int32_t *start, *end, *idx;
+    const float *val;
+    const zf_conv_params *p;
+    int64_t Cg, ty0, ty1, ox0, ox1, band, phase;
+    int64_t xhi;                // end of the input box's columns: 8-wide rows stay below it
+} scat_ctx;
+
+// Adds a position's kh accumulated rows into one input channel at tap (0, 0) = plane[r0].
+static inline void scat_store(float *plane, const v8f *acc, int64_t r0, int64_t W, int64_t ki0, int64_t ki1,
+                              int64_t kj0, int64_t kj1, int fast) {
+    for (int64_t ki = ki0; ki < ki1; ki++) {
+        const int64_t r = r0 + ki * W;   // kj0 > 0 when the position hangs over the left edge
+        if (fast) {   // lanes past kw add the zero padding
+            v8f t;
+            memcpy(&t, plane + r, sizeof t);
+            t += acc[ki];
+            memcpy(plane + r, &t, sizeof t);
+        } else {
+            float f[8];
+            memcpy(f, &acc[ki], sizeof f);
+            for (int64_t kj = kj0; kj < kj1; kj++) plane[r + kj] += f[kj];
+        }
+    }
+}
+
+static void scat_bands(void *vc, int64_t b0, int64_t b1) {
+    const scat_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t H = p->H, W = p->W, kh = p->kh, kw = p->kw, bw = c->ox1 - c->ox0, Cg = c->Cg;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t r0 = c->ty0 + (2 * b + c->phase) * c->band;
+        const int64_t r1 = r0 + c->band < c->ty1 ? r0 + c->band : c->ty1;
+        for (int64_t oy = r0; oy < r1; oy++) {
+            const int64_t iy0 = oy * p->sh - p->ph;
+            int64_t ki0 = 0, ki1 = kh;
+            while (ki0 < ki1 && iy0 + ki0 < 0) ki0++;
+            while (ki1 > ki0 && iy0 + ki1 - 1 >= H) ki1--;
+            for (int64_t ox = c->ox0; ox < c->ox1; ox++) {
+                const int64_t q = (oy - c->ty0) * bw + ox - c->ox0;
+                const int32_t e0 = c->start[q], e1 = c->end[q];
+                if (e0 == e1) continue;
+                const int64_t ix0 = ox * p->sw - p->pw, rb = iy0 * W + ix0;
+                const int fast = ix0 >= 0 && ix0 + 8 <= c->xhi;
+                int64_t kj0 = 0, kj1 = kw;
+                while (kj0 < kj1 && ix0 + kj0 < 0) kj0++;
+                while (kj1 > kj0 && ix0 + kj1 - 1 >= W) kj1--;
+                int64_t ch = 0;
+                // Two channels at a time while 2 x kh accumulators fit the 16 registers: twice the
+                // independent FMAs per nonzero (one channel's chain waits on the FMA latency).
+                for (; kh <= 7 && ch + 1 < Cg; ch += 2) {
+                    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0};
+                    v8f b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0}, t;
+                    for (int32_t e = e0; e < e1; e++) {
+                        const float *wr = c->wp + ((int64_t)c->idx[e] * Cg + ch) * kh * 8, *wr2 = wr + kh * 8;
+                        const float v = c->val[e];
+                        const v8f vv = {v, v, v, v, v, v, v, v};
+#define SCAT_FMA2(r) if (r < kh) { memcpy(&t, wr + 8 * (r), sizeof t); a##r = fmadd8(vv, t, a##r); \
+                                   memcpy(&t, wr2 + 8 * (r), sizeof t); b##r = fmadd8(vv, t, b##r); }
+                        SCAT_FMA2(0) SCAT_FMA2(1) SCAT_FMA2(2) SCAT_FMA2(3) SCAT_FMA2(4) SCAT_FMA2(5) SCAT_FMA2(6)
+#undef SCAT_FMA2
+                    }
+                    const v8f acc[7] = {a0, a1, a2, a3, a4, a5, a6}, acc2[7] = {b0, b1, b2, b3, b4, b5, b6};
+                    scat_store(c->gin + ch * H * W, acc, rb, W, ki0, ki1, kj0, kj1, fast);
+                    scat_store(c->gin + (ch + 1) * H * W, acc2, rb, W, ki0, ki1, kj0, kj1, fast);
+                }
+                for (; ch < Cg; ch++) {
+                    // Eight named accumulators: an array would live in memory, not in registers.
+                    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
+                    for (int32_t e = e0; e < e1; e++) {
+                        const float *wr = c->wp + ((int64_t)c->idx[e] * Cg + ch) * kh * 8;
+                        const float v = c->val[e];
+                        const v8f vv = {v, v, v, v, v, v, v, v};
+#define SCAT_FMA(r) if (r < kh) { memcpy(&t, wr + 8 * (r), sizeof t); a##r = fmadd8(vv, t, a##r); }
+                        SCAT_FMA(0) SCAT_FMA(1) SCAT_FMA(2) SCAT_FMA(3) SCAT_FMA(4) SCAT_FMA(5) SCAT_FMA(6) SCAT_FMA(7)
+#undef SCAT_FMA
+                    }
+                    const v8f acc[SCAT_MAX_KH] = {a0, a1, a2, a3, a4, a5, a6, a7};
+                    scat_store(c->gin + ch * H * W, acc, rb, W, ki0, ki1, kj0, kj1, fast);
+                }
+            }
+        }
+    }
+}
+
+// wp (nk, Cg, kh, 8) from w (nk, Cg, kh, kw): rows padded with zeros.
+static void scat_pad_weights(float *wp, const float *w, int64_t nk, int64_t Cg, const zf_conv_params *p) {
+    const int64_t rows = nk * Cg * p->kh;
+    for (int64_t r = 0; r < rows; r++) {
+        memset(wp + r * 8, 0, 8 * sizeof(float));
+        memcpy(wp + r * 8, w + r * p->kw, (size_t)p->kw * sizeof(float));
     }
 }
 
@@ -582,47 +933,47 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         int64_t nk = k1 - k0;
         for (int64_t ty0 = oy0; ty0 < oy1; ty0 += rows) {
             int64_t ty1 = ty0 + rows < oy1 ? ty0 + rows : oy1, P = (ty1 - ty0) * bw;
-            // Scratch: Gs (nk, P) | col (ckk, P) or colT (P, ckk) | start (P+1) | idx, val (nnz) | cursor (P)
+            // Scratch: Gs (nk, P) | col (ckk, P) or colT (P, ckk) | start (P+1) | idx, val (nnz + P) | cursor (P)
             float *Gs = a->scratch, *col = Gs + nk * P;
             int32_t *start = (int32_t *)(col + ckk * P), *idx = start + P + 1;
-            float *val = (float *)(idx + nk * P);
-            int32_t *fill = (int32_t *)(val + nk * P);
-            tap_span *spans = (tap_span *)(((uintptr_t)(fill + P) + 15) & ~(uintptr_t)15);
-            // Nonzeros per position, reading the signal row by row (one pass, no copy yet).
-            int64_t nnz = 0;
-            for (int64_t q = 0; q <= P; q++) start[q] = 0;
-            for (int64_t j = 0; j < nk; j++)
-                for (int64_t oy = ty0; oy < ty1; oy++) {
-                    const float *r = gout + (k0 + j) * OHW + oy * p->OW + ox0;
-                    int32_t *cnt = start + 1 + (oy - ty0) * bw;
-                    for (int64_t i = 0; i < bw; i++) cnt[i] += r[i] != 0.0f ? 1 : 0;
-                }
-            for (int64_t q = 0; q < P; q++) start[q + 1] += start[q];
-            nnz = start[P];
+            float *val = (float *)(idx + nk * P + P);
+            int32_t *fill = (int32_t *)(val + nk * P + P);
+            // Nonzeros per position, reading the signal row by row (one pass, no copy yet); rows
+            // of positions in parallel.
+            nz_ctx nc = {start, fill, idx, val, gout + k0 * OHW + ox0, OHW, p->OW, nk, bw, ty0};
+            zf_pool *pool = nk * P < PAR_MIN_WORK ? NULL : a->pool;
+            zf_parallel_for(pool, ty1 - ty0, nz_count_rows, &nc);
+            // List q: [start[q], fill[q]) and one spare slot after it (see nz_fill_rows).
+            start[0] = 0;
+            for (int64_t q = 0; q < P; q++) start[q + 1] += start[q] + 1;
+            const int64_t nnz = start[P] - P;
             if (!nnz) continue;
             const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
             if (sparse) {
-                // Per position, its nonzero channels (CSR), filled in a second pass; the lists end
-                // at fill[q] (= start[q + 1]).
-                memcpy(fill, start, (size_t)P * sizeof *fill);
-                for (int64_t j = 0; j < nk; j++)
-                    for (int64_t oy = ty0; oy < ty1; oy++) {
-                        const float *r = gout + (k0 + j) * OHW + oy * p->OW + ox0;
-                        int32_t *cur = fill + (oy - ty0) * bw;
-                        for (int64_t i = 0; i < bw; i++)
-                            if (r[i] != 0.0f) {
-                                idx[cur[i]] = (int32_t)j;
-                                val[cur[i]++] = r[i];
-                            }
-                    }
+                zf_parallel_for(pool, ty1 - ty0, nz_fill_rows, &nc);
             } else {
                 for (int64_t j = 0; j < nk; j++)
                     for (int64_t oy = ty0; oy < ty1; oy++)
                         memcpy(Gs + j * P + (oy - ty0) * bw, gout + (k0 + j) * OHW + oy * p->OW + ox0,
                                (size_t)bw * sizeof(float));
             }
-            col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, spans};
-            zf_range_fn back = col2im_positions_range;
+            if (sparse && p->kw >= 6 && p->kw <= 8 && p->dw == 1 && p->dh == 1 && p->kh <= SCAT_MAX_KH &&
+                nk * Cg * p->kh * 8 <= (nk + ckk) * P) {
+                // wp over Gs and col, unused on this path
+                scat_pad_weights(a->scratch, w + k0 * ckk, nk, Cg, p);
+                int64_t band = (p->kh - 1) / p->sh;   // bands two apart: no input row in common
+                if (band < 2) band = 2;
+                const int64_t n_bands = (ty1 - ty0 + band - 1) / band;
+                scat_ctx sc = {x->g + g * Cg * p->H * p->W, a->scratch, start, fill, idx, val, p, Cg, ty0, ty1, ox0, ox1,
+                               band, 0, x->box.hi[3]};
+                zf_pool *sp = nnz * ckk < PAR_MIN_WORK ? NULL : a->pool;
+                zf_parallel_for(sp, (n_bands + 1) / 2, scat_bands, &sc);
+                sc.phase = 1;
+                zf_parallel_for(sp, n_bands / 2, scat_bands, &sc);
+                continue;
+            }
+            col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p};
+            zf_range_fn back = col2im_T_range;
             if (sparse) {
                 spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
                                (P + SPMM_QS - 1) / SPMM_QS};
@@ -639,7 +990,6 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)ckk, (int)nk, 1.0f, Gs, (int)P,
                             w + k0 * ckk, (int)ckk, 0.0f, col, (int)ckk);
             }
-            if (back == col2im_positions_range) tap_spans(spans, ty0, ty1, ox0, ox1, p);
             zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, back, &cc);
         }
     }

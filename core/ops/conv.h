@@ -11,7 +11,8 @@
 // The column matrix is built and multiplied in tiles of whole output rows (or, when an image's
 // output is small, of several whole images: one GEMM for all of them) so the scratch stays within
 // ZF_CONV_COL_BUDGET and mostly in cache when the GEMM reads it. 1x1 stride-1 unpadded
-// convolutions multiply the input directly.
+// convolutions multiply the input directly; layers with few input taps (conv1) skip both im2col and
+// the GEMM (see small_taps).
 #ifndef ZF_OPS_CONV_H
 #define ZF_OPS_CONV_H
 #include <stddef.h>
@@ -22,6 +23,9 @@
 // Default upper bound on the im2col tile, in bytes. Measured on Zen 3 with 2 threads (tools/bench_conv):
 // 8 to 64 MB run VGG/ZFNet's conv layers at the same speed, 2 MB is 15% slower (narrow GEMMs).
 #define ZF_CONV_COL_BUDGET ((size_t)16 << 20)
+// Largest C*kh*kw (group 1, undilated, stride <= 4) run by the small-taps kernel: on such short inner
+// dimensions OpenBLAS runs well below peak and im2col costs a large share (ZFNet conv1: 147).
+#define ZF_CONV_SMALL_TAPS 512
 
 typedef struct zf_conv_params {
     zf_window_attrs attrs;      // attributes as in the file
@@ -36,6 +40,9 @@ typedef struct zf_conv_params {
     int direct;                 // 1x1, stride 1, no padding: GEMM straight on the input
     int64_t tile_rows;          // output rows per tile (images_per_tile == 1)
     int64_t images_per_tile;    // > 1: whole images share one GEMM, results scattered to NCHW
+    int small_taps;             // few input taps per output (C*kh*kw <= ZF_CONV_SMALL_TAPS, e.g. conv1):
+                                // no im2col and no GEMM, a register-blocked kernel (conv.c); the
+                                // tiling above still sizes the scratch for the backward pass
 } zf_conv_params;
 
 extern const zf_op zf_op_conv;

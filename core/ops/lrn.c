@@ -31,9 +31,9 @@ static void lrn_range(void *vc, int64_t q0, int64_t q1) {
         float *y = c->out + q * c->plane;
         for (int64_t b0 = 0; b0 < c->plane; b0 += LRN_BLOCK) {
             int64_t nb = c->plane - b0 < LRN_BLOCK ? c->plane - b0 : LRN_BLOCK;
-            const float *x0 = c->in + (n * c->C + lo) * c->plane + b0;
             int64_t i0 = 0;
 #if defined(__AVX__)
+            const float *x0 = c->in + (n * c->C + lo) * c->plane + b0;
             // Eight positions at a time, the same operations in the same order as the scalar loops
             // below (separate multiply and add, IEEE sqrt and division): identical results.
             if (beta == 0.75f) {

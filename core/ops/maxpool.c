@@ -8,6 +8,14 @@
 #include "compute_util.h"
 #include "proj.h"
 
+// The row kernels below are instantiated with constant window sizes; forcing the inlining is what
+// lets the compiler unroll their tap loops.
+#if defined(__GNUC__)
+#define MP_INLINE static inline __attribute__((always_inline))
+#else
+#define MP_INLINE static inline
+#endif
+
 int zf_maxpool_setup(zf_maxpool_params *p, int ndim, const int64_t *x, zf_error *err) {
     if (ndim < 3 || ndim > 2 + ZF_WINDOW_MAX)
         return zf_fail(err, ZF_ERR_INPUT, "input X has rank %d, expected 3 to 5 (N,C,spatial...)", ndim);
@@ -63,11 +71,9 @@ static int64_t mp_window(float *best_out, const float *x, const zf_pool_geom *g,
 
 // Interior outputs [ow0, ow1) of a row whose windows start at input row h0: kh x kw taps, stride s,
 // all inside the W-wide plane x. The same scan order and rule as mp_window, without branches (the
-// comparisons are data-dependent and would mispredict). Inlined with constant sizes for the common
-// windows so the tap loops unroll.
-static inline __attribute__((always_inline)) void mp_row_interior(float *y, int32_t *sw, const float *x, int64_t W,
-                                                                  int64_t h0, int64_t pw, int64_t ow0, int64_t ow1,
-                                                                  int64_t kh, int64_t kw, int64_t s) {
+// comparisons are data-dependent and would mispredict).
+MP_INLINE void mp_row_interior(float *y, int32_t *sw, const float *x, int64_t W, int64_t h0, int64_t pw, int64_t ow0,
+                                int64_t ow1, int64_t kh, int64_t kw, int64_t s) {
     for (int64_t ow = ow0; ow < ow1; ow++) {
         const int64_t base = h0 * W + ow * s - pw;
         float best = x[base];
@@ -102,8 +108,8 @@ static int64_t mp_flat_index(int64_t pos, int64_t q, int64_t in_plane, const zf_
 // scan order and rule, so the same results bit for bit. Stops before a step would read past the
 // plane (x has `plane` floats: a stride-2 step loads 16 floats for 15 used); returns the first
 // output it did not compute. Needs ow1 - ow0 >= 8.
-static inline __attribute__((always_inline)) int64_t mp_row_interior_avx2(float *y, int32_t *sw, const float *x, int64_t W, int64_t plane, int64_t h0,
-                                    int64_t pw, int64_t ow0, int64_t ow1, int64_t kh, int64_t kw, int64_t s) {
+MP_INLINE int64_t mp_row_interior_avx2(float *y, int32_t *sw, const float *x, int64_t W, int64_t plane, int64_t h0,
+                                        int64_t pw, int64_t ow0, int64_t ow1, int64_t kh, int64_t kw, int64_t s) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i lanes = s == 2 ? _mm256_add_epi32(lane, lane) : lane;
     int64_t ow = ow0;
@@ -130,10 +136,11 @@ static inline __attribute__((always_inline)) int64_t mp_row_interior_avx2(float 
                     best = v;
                     continue;
                 }
+                // v > best or v is NaN, lane by lane
                 const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-                const __m256i at = _mm256_add_epi32(pos0, _mm256_set1_epi32((int32_t)(i * W + j)));
+                const __m256 at = _mm256_castsi256_ps(_mm256_add_epi32(pos0, _mm256_set1_epi32((int32_t)(i * W + j))));
                 best = _mm256_blendv_ps(best, v, take);
-                pos = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(pos), _mm256_castsi256_ps(at), take));
+                pos = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(pos), at, take));
             }
         _mm256_storeu_ps(y + ow, best);
         _mm256_storeu_si256((__m256i *)(sw + ow), pos);
@@ -176,7 +183,8 @@ static void mp_planes(void *vc, int64_t q0, int64_t q1) {
         if (c->fast) {
             for (int64_t oh = 0; oh < g->out[1]; oh++) mp_row_fast(y + oh * g->out[2], sw + oh * g->out[2], x, c, oh);
             if (ix)
-                for (int64_t o = 0; o < out_plane; o++) ix[o] = mp_flat_index(sw[o], q, in_plane, g, c->p->storage_order);
+                for (int64_t o = 0; o < out_plane; o++)
+                    ix[o] = mp_flat_index(sw[o], q, in_plane, g, c->p->storage_order);
             continue;
         }
         int64_t o = 0;
@@ -271,9 +279,38 @@ static int64_t mp_flops(const zf_node *n, const zf_value *v) {
 // --- projection (core/project.h, ops/proj.h): unpool through the switches (Zeiler & Fergus
 // sec. 2.1), every rule --------------------------------------------------------------------------
 
+// mp_project zeroes the input's box itself, a channel at a time just before unpooling into it (the
+// plane is still in cache when the signal lands), instead of the walker zeroing it all first.
 static void mp_box_back(const zf_node *n, zf_proj_args *a) {
     const zf_maxpool_params *p = n->params;
     zf_proj_box_pool(a, &p->win);
+    a->in[0].overwrite = 1;
+}
+
+typedef struct {
+    zf_proj_slot *x;
+    const zf_proj_slot *y;
+    const int32_t *switches;
+    int64_t in_plane, out_plane;
+} mp_proj_ctx;
+
+// The sub-box holds whole channels' rows: each writes only its own channel's input plane.
+static void mp_project_box(void *vc, const zf_box *b) {
+    const mp_proj_ctx *c = vc;
+    if (c->x->fresh) {   // this sub-box's channels of the input box, zeroed here (see mp_box_back)
+        zf_box xb = c->x->box;
+        xb.lo[1] = b->lo[1];
+        xb.hi[1] = b->hi[1];
+        zf_box_zero(c->x->g, c->x->t, &xb);
+    }
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, c->y->t, b); !it.done; zf_box_iter_next(&it)) {
+        float *gi = c->x->g + it.off / c->out_plane * c->in_plane;   // the row's (n, c) plane
+        const float *go = c->y->g + it.off;
+        const int32_t *sw = c->switches + it.off;
+        for (int64_t i = 0; i < it.len; i++)
+            if (sw[i] >= 0) gi[sw[i]] += go[i];
+    }
 }
 
 static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
@@ -282,19 +319,16 @@ static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_proj_slot *y = &a->out[0];
     if (!x->on || !y->on) return 0;
     if (!a->switches) return zf_fail(err, ZF_ERR_RUNTIME, "internal error: no switches recorded");
-    int64_t in_plane = 1, out_plane = 1;
+    mp_proj_ctx c = {x, y, a->switches, 1, 1};
     for (int i = 0; i < p->win.nsp; i++) {
-        in_plane *= p->win.in[i];
-        out_plane *= p->win.out[i];
+        c.in_plane *= p->win.in[i];
+        c.out_plane *= p->win.out[i];
     }
-    zf_box_iter it;
-    for (zf_box_iter_begin(&it, y->t, &y->box); !it.done; zf_box_iter_next(&it)) {
-        float *gi = x->g + it.off / out_plane * in_plane;   // the row's (n, c) plane
-        const float *go = y->g + it.off;
-        const int32_t *sw = a->switches + it.off;
-        for (int64_t i = 0; i < it.len; i++)
-            if (sw[i] >= 0) gi[sw[i]] += go[i];
-    }
+    // Split the channels (axis 1): windows overlap, so rows of one plane could collide. The
+    // chunks are whole channels, so with fresh each zeroes exactly the planes it unpools into.
+    const int nd = y->t->ndim;
+    zf_box_parallel(nd > 2 ? a->pool : NULL, &y->box, 1, zf_box_numel(&y->box, nd), ZF_PROJ_PAR_MIN / 4,
+                    mp_project_box, &c);
     return 0;
 }
 

@@ -70,12 +70,61 @@ void zf_box_iter_next(zf_box_iter *it) {
     iter_set(it);
 }
 
+// --- parallel boxes -----------------------------------------------------------------------------
+
+int zf_box_split_axis(const zf_box *b, int ndim) {
+    for (int d = 0; d < ndim; d++)
+        if (b->hi[d] - b->lo[d] > 1) return d;
+    return ndim > 0 ? ndim - 1 : 0;
+}
+
+typedef struct {
+    const zf_box *b;
+    int axis;
+    zf_box_fn fn;
+    void *ctx;
+} box_par_ctx;
+
+static void box_par_range(void *vc, int64_t i0, int64_t i1) {
+    const box_par_ctx *c = vc;
+    zf_box sub = *c->b;
+    sub.lo[c->axis] = c->b->lo[c->axis] + i0;
+    sub.hi[c->axis] = c->b->lo[c->axis] + i1;
+    c->fn(c->ctx, &sub);
+}
+
+void zf_box_parallel(zf_pool *pool, const zf_box *b, int axis, int64_t numel, int64_t min_numel, zf_box_fn fn,
+                     void *ctx) {
+    int64_t n = b->hi[axis] - b->lo[axis];
+    if (!pool || numel < min_numel || n < 2) {
+        fn(ctx, b);
+        return;
+    }
+    box_par_ctx c = {b, axis, fn, ctx};
+    zf_parallel_for(pool, n, box_par_range, &c);
+}
+
 // --- zeroing ------------------------------------------------------------------------------------
 
 void zf_box_zero(float *g, const zf_tensor *t, const zf_box *b) {
     zf_box_iter it;
     for (zf_box_iter_begin(&it, t, b); !it.done; zf_box_iter_next(&it))
         memset(g + it.off, 0, (size_t)it.len * sizeof(float));
+}
+
+typedef struct {
+    float *g;
+    const zf_tensor *t;
+} zero_ctx;
+
+static void zero_box(void *vc, const zf_box *b) {
+    const zero_ctx *c = vc;
+    zf_box_zero(c->g, c->t, b);
+}
+
+void zf_box_zero_pool(float *g, const zf_tensor *t, const zf_box *b, zf_pool *pool) {
+    zero_ctx c = {g, t};
+    zf_box_parallel(pool, b, zf_box_split_axis(b, t->ndim), zf_box_numel(b, t->ndim), ZF_PROJ_PAR_MIN, zero_box, &c);
 }
 
 void zf_box_grow(float *g, const zf_tensor *t, zf_box *cur, int had, const zf_box *add) {
@@ -188,16 +237,43 @@ void zf_proj_box_elementwise(const zf_node *n, zf_proj_args *a) {
     }
 }
 
+typedef float v8f __attribute__((vector_size(32)));
+
+typedef struct {
+    zf_proj_slot *x;
+    const zf_proj_slot *y;
+} identity_ctx;
+
+static void identity_box(void *vc, const zf_box *b) {
+    const identity_ctx *c = vc;
+    zf_box_iter it;
+    for (zf_box_iter_begin(&it, c->x->t, b); !it.done; zf_box_iter_next(&it)) {
+        float *gi = c->x->g + it.off;
+        const float *go = c->y->g + it.off;
+        if (c->x->fresh) {   // the box box_back asked to overwrite (see proj.h): a copy
+            memcpy(gi, go, (size_t)it.len * sizeof(float));
+            continue;
+        }
+        int64_t i = 0;
+        for (; i + 8 <= it.len; i += 8) {   // by hand: -O2 leaves loops of unknown length scalar
+            v8f u, v;
+            memcpy(&u, gi + i, sizeof u);
+            memcpy(&v, go + i, sizeof v);
+            u += v;
+            memcpy(gi + i, &u, sizeof u);
+        }
+        for (; i < it.len; i++) gi[i] += go[i];
+    }
+}
+
 int zf_proj_identity(const zf_node *n, zf_proj_args *a, zf_error *err) {
     zf_proj_slot *x = &a->in[0];
     const zf_proj_slot *y = &a->out[0];
     if (!x->on || !y->on) return 0;
-    zf_box_iter it;
-    for (zf_box_iter_begin(&it, x->t, &x->box); !it.done; zf_box_iter_next(&it)) {
-        float *gi = x->g + it.off;
-        const float *go = y->g + it.off;
-        for (int64_t i = 0; i < it.len; i++) gi[i] += go[i];
-    }
+    identity_ctx c = {x, y};
+    const int nd = x->t->ndim;
+    zf_box_parallel(a->pool, &x->box, zf_box_split_axis(&x->box, nd), zf_box_numel(&x->box, nd), ZF_PROJ_PAR_MIN,
+                    identity_box, &c);
     return 0;
 }
 

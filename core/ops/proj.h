@@ -18,7 +18,9 @@
 //   inputs:  on = the input wants signal (a float tensor downstream of the model input). box_back
 //            sets box to what this node sends it (on = 0 when nothing); the walker then zeroes the
 //            part of the input's buffer that was not yet in use and project ADDS into that box
-//            (several consumers, or the same tensor twice among the inputs, accumulate).
+//            (several consumers, or the same tensor twice among the inputs, accumulate). A rule
+//            that writes its whole box may set overwrite in box_back: when the input held no signal
+//            yet, the walker then skips the zeroing and sets fresh, and project stores instead.
 // box_back must cover every element project writes: the sparse result equals the dense one (where
 // every box is the whole tensor) only then, and tests/test_deconv.c checks it on every architecture.
 #ifndef ZF_OPS_PROJ_H
@@ -39,6 +41,10 @@ typedef struct zf_proj_slot {
     int on;
     int want;               // inputs: downstream of the model input (stays set when box_back clears on;
                             // a rule that cannot reach such an input, e.g. Conv weights, reports it)
+    int overwrite;          // inputs: box_back sets it to promise that project writes every element of
+                            // box (stores, not adds) when the walker sets fresh
+    int fresh;              // inputs: the buffer held no signal before this node and was NOT zeroed
+                            // (only when overwrite): project must store, not add
 } zf_proj_slot;
 
 typedef struct zf_proj_args {
@@ -59,6 +65,8 @@ int64_t zf_box_numel(const zf_box *b, int ndim);
 void zf_box_union(zf_box *a, const zf_box *b, int ndim);
 // Zeroes g (shape of t) inside b.
 void zf_box_zero(float *g, const zf_tensor *t, const zf_box *b);
+// Same on the pool (boxes of at least ZF_PROJ_PAR_MIN elements).
+void zf_box_zero_pool(float *g, const zf_tensor *t, const zf_box *b, zf_pool *pool);
 // cur (valid when had) grows to cur U add; the newly covered part of g is zeroed.
 void zf_box_grow(float *g, const zf_tensor *t, zf_box *cur, int had, const zf_box *add);
 // Bounding box of the elements whose row-major flat index lies in [first, last] (reshapes).
@@ -86,11 +94,23 @@ typedef struct zf_box_iter {
 void zf_box_iter_begin(zf_box_iter *it, const zf_tensor *t, const zf_box *b);
 void zf_box_iter_next(zf_box_iter *it);
 
+// Runs fn on sub-boxes of b that split axis `axis` ([lo, hi) of that axis in chunks), in parallel on
+// pool; on the caller, with b whole, when b has fewer than min_numel elements or pool is NULL.
+// Rules whose writes stay inside the planes of their own channels split axis 1 (pools), purely
+// elementwise ones any axis (zf_box_split_axis: the outermost with more than one index).
+typedef void (*zf_box_fn)(void *ctx, const zf_box *b);
+void zf_box_parallel(zf_pool *pool, const zf_box *b, int axis, int64_t numel, int64_t min_numel, zf_box_fn fn,
+                     void *ctx);
+int zf_box_split_axis(const zf_box *b, int ndim);
+// Elementwise loops below this many elements run on the caller (a wake-up of the pool costs more).
+#define ZF_PROJ_PAR_MIN ((int64_t)1 << 15)
+
 // --- shared rule pieces -----------------------------------------------------------------------
 // Elementwise box_back: each wanted input gets output 0's box, broadcast axes (size 1 against a
 // larger output axis) [0, 1). Used when op->box_back is NULL.
 void zf_proj_box_elementwise(const zf_node *n, zf_proj_args *a);
-// in.g += out.g inside in.box (same shapes): Identity, Dropout, Cast.
+// in.g += out.g inside in.box (same shapes): Identity, Dropout, Cast. Honors fresh (a copy), so a
+// box_back whose rule ends in it may set overwrite.
 int zf_proj_identity(const zf_node *n, zf_proj_args *a, zf_error *err);
 // Reshape-like ops (Flatten, Reshape, Squeeze, Unsqueeze): the same flat layout, so the signal is
 // copied element for element; box_back is the bounding box of the output box's flat range.
