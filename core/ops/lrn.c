@@ -123,7 +123,10 @@ static void lrn_box_back(const zf_node *n, zf_proj_args *a) {
         return;
     }
     x->box = y->box;
-    if (a->rule == ZF_RULE_DECONVNET) return;
+    if (a->rule == ZF_RULE_DECONVNET) {
+        x->overwrite = 1;   // zf_proj_identity stores over a fresh buffer: no zeroing first
+        return;
+    }
     const int64_t before = (p->size - 1) / 2, after = p->size - 1 - before, C = x->t->dims[1];
     x->box.lo[1] = y->box.lo[1] - before < 0 ? 0 : y->box.lo[1] - before;
     x->box.hi[1] = y->box.hi[1] + after > C ? C : y->box.hi[1] + after;
