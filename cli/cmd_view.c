@@ -37,6 +37,8 @@ static const char VIEW_HELP[] =
     "                        the input)\n"
     "  --occlusion-stride N  step of the full occlusion map (default: about 14 positions a side)\n"
     "  --timings FILE        at exit, write frame times and latencies to FILE (- = stderr)\n"
+    "  --vsync               present frames in step with the display refresh (off: lower latency;\n"
+    "                        the viewer draws only on change, so there is no animation to tear)\n"
     "  --font FILE           TrueType font (default DejaVu Sans)\n"
     "  --topk DIR            top-k index folder for the top-9 pane (default: MODEL.topk, as\n"
     "                        written by zfviz topk)\n"
@@ -96,6 +98,7 @@ int cmd_view(int argc, char **argv) {
         if (!no_opts && a[0] == '-' && a[1]) {
             if (!strcmp(a, "--")) { no_opts = 1; continue; }
             if (!strcmp(a, "--headless")) { o.headless = 1; continue; }
+            if (!strcmp(a, "--vsync")) { o.vsync = 1; continue; }
             long long n;
             double f;
 #define INT_FLAG(name, lo, hi, dst)                                                  \

@@ -50,8 +50,13 @@ check() {
 
 # --- the tour in a window (Xvfb) -----------------------------------------------------------------------
 unset SDL_VIDEODRIVER
-run lenet-x11 "${XVFB[@]}" "$BIN" view --script $DATA/tour.script && check lenet-x11 28 28
-grep -q "zfviz-view-001-projection.png" "$T/lenet-x11.out" || fail "the s key did not print the saved paths"
+# no MODEL: the default model (assets/models/default.onnx, zf28; the built-in LeNet without it),
+# from conv2 (zf28's first layers are one ReLU deep: the three rules give the same picture there)
+run default-x11 "${XVFB[@]}" "$BIN" view --layer conv2 --script $DATA/tour.script && check default-x11 28 28
+grep -q "zfviz-view-001-projection.png" "$T/default-x11.out" || fail "the s key did not print the saved paths"
+
+"$BIN" export --arch lenet -o "$T/lenet.onnx" >/dev/null || fail "export lenet"
+run lenet-x11 "${XVFB[@]}" "$BIN" view "$T/lenet.onnx" --script $DATA/tour.script && check lenet-x11 28 28
 
 "$BIN" export --arch zfnet --width-mult 0.25 -o "$T/zfnet.onnx" >/dev/null || fail "export zfnet"
 run zfnet-x11 "${XVFB[@]}" "$BIN" view "$T/zfnet.onnx" --script $DATA/tour.script --occlusion-stride 32 \
@@ -65,9 +70,9 @@ run resnet-x11 "${XVFB[@]}" "$BIN" view "$T/resnet50.onnx" --layer res2a_branch2
 
 # --- headless: no X server at all ---------------------------------------------------------------------
 (unset DISPLAY; export SDL_VIDEODRIVER=dummy
- run lenet-headless "$BIN" view --headless --script $DATA/tour.script) && check lenet-headless 28 28
+ run default-headless "$BIN" view --layer conv2 --headless --script $DATA/tour.script) && check default-headless 28 28
 # the same pixels as the window
-cmp -s "$T/lenet-x11/08-map.png" "$T/lenet-headless/08-map.png" ||
+cmp -s "$T/default-x11/08-map.png" "$T/default-headless/08-map.png" ||
     echo "note: window and headless screenshots differ (timing-dependent text such as frame times)"
 # a non-square color model, headless
 "$BIN" export --arch vgg16 --size 64x96 --width-mult 0.125 -o "$T/vgg.onnx" >/dev/null || fail "export vgg16"

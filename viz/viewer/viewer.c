@@ -872,7 +872,9 @@ static int open_window(viewer *v, zf_error *err) {
     v->win = SDL_CreateWindow(title, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, v->o.width, v->o.height,
                               SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (!v->win) return zf_fail(err, ZF_ERR_RUNTIME, "cannot create a window (SDL: %s); try --headless", SDL_GetError());
-    v->ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
+    // No vsync unless asked: the viewer draws only when something changed, so it has no stream of
+    // frames to tear, and waiting for the blank would add up to a refresh interval to every response.
+    v->ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_ACCELERATED | (v->o.vsync ? SDL_RENDERER_PRESENTVSYNC : 0));
     if (!v->ren) v->ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_SOFTWARE);
     if (!v->ren) return zf_fail(err, ZF_ERR_RUNTIME, "cannot create a renderer (SDL: %s)", SDL_GetError());
     v->wake_type = SDL_RegisterEvents(1);

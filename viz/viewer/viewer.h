@@ -33,6 +33,7 @@ typedef struct zf_viewer_options {
     const char *preprocess;        // preprocessing spec (overrides the model's metadata)
     int64_t input_h, input_w;      // input size for models whose H, W are symbolic (0: 224)
     const char *timings;           // write latency measurements here at exit ("-": stderr)
+    int vsync;                     // present frames in step with the display's refresh
     const char *font;              // TrueType font file (NULL: DejaVu Sans)
     int occlusion_size;            // occluding square side in input pixels (0: a sixth of the input)
     int occlusion_stride;          // full-map stride (0: about 14 positions per side)
