@@ -17,7 +17,7 @@ sample=assets/samples/7-sneaker-test9.png
 "$Z" topk "$M" --data fashion-mnist:test --layer relu1 --layer relu2 --layer relu5 --units 0-7 -o "$tmp/topk"
 cp "$tmp"/topk/topk-relu{1,2,5}.png docs/img/analyses/
 # Fig. 4: evolution over the checkpoints.
-"$Z" evolve assets/models/checkpoints/zf28/epoch-*.onnx "$M" --data fashion-mnist:test \
+"$Z" evolve assets/models/checkpoints/zf28/epoch-*.onnx --data fashion-mnist:test \
     --layer relu1 --layer relu2 --layer relu5 --top 6 -o docs/img/analyses/evolve.png >/dev/null
 # Fig. 7: occlusion of one sample.
 "$Z" occlude "$M" "$sample" -o "$tmp/occ" --quiet
