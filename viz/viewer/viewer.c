@@ -152,7 +152,7 @@ static void push_request(viewer *v) {
         est = v->est_occ;
     // Up to 30 ms: the click's own feedback (the outline) may wait that long unnoticed, and the
     // result then costs one vsync instead of two.
-    if (est >= 0 && est < 30) v->hold_until = now_s() + (est * 1.3 + 2) / 1e3;
+    if (est >= 0 && est < 30) v->hold_until = now_s() + (est * 2 + 4 < 30 ? est * 2 + 4 : 30) / 1e3;
 }
 
 static void load_image(viewer *v, int index) {
