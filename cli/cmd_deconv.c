@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cli_model.h"
 #include "core/graph.h"
+#include "core/ops/op.h"
 #include "core/image.h"
 #include "core/project.h"
 #include "core/onnx/onnx.h"
@@ -66,6 +67,7 @@ static const char DECONV_HELP[] =
     "other:\n"
     "  --time             print the forward time and milliseconds per projection on stderr\n"
     "  --repeat N         project each unit N times (timing; the median is printed)\n"
+    "  --per-layer        with --time: milliseconds per node, averaged over the projections\n"
     "  --dense            compute on whole tensors instead of the receptive field (a check)\n"
     "  --threads N        worker threads (default 0 = all cores)\n"
     "  -h, --help         this help\n"
@@ -128,7 +130,8 @@ int cmd_deconv(int argc, char **argv) {
     const char *raw_path = NULL, *spec = NULL, *cmap_name = NULL, *v;
     long long unit = -1, top = 0, item = 0, zoom = 0, columns = 0, repeat = 1, threads = 0;
     double alpha = 0.5, range = 0;
-    int have_at = 0, crop = 0, dense = 0, timing = 0, filter = -1, no_opts = 0;
+    int have_at = 0, crop = 0, dense = 0, timing = 0, per_layer = 0, filter = -1, no_opts = 0;
+    double *node_s = NULL;   // --per-layer: seconds per node over every projection
     int64_t at_y = 0, at_x = 0;
     zf_rule rule = ZF_RULE_DECONVNET;
     zf_seed mode = ZF_SEED_MAX;
@@ -187,6 +190,7 @@ int cmd_deconv(int argc, char **argv) {
             if (!strcmp(a, "--crop")) { crop = 1; continue; }
             if (!strcmp(a, "--dense")) { dense = 1; continue; }
             if (!strcmp(a, "--time")) { timing = 1; continue; }
+            if (!strcmp(a, "--per-layer")) { per_layer = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (!model_path) model_path = a;
@@ -282,6 +286,10 @@ int cmd_deconv(int argc, char **argv) {
     if ((rc = zf_model_forward(&m, 1, &x, &err))) goto fail;
     double t_forward = now_ms() - t0;
     if ((rc = zf_projector_create(&pj, &m, &err))) goto fail;
+    if (per_layer && timing) {
+        if (!(node_s = calloc((size_t)m.n_nodes + 1, sizeof *node_s))) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto fail; }
+        zf_projector_set_profile(pj, node_s);
+    }
 
     // Which maps.
     int want = top ? (int)top : 1;
@@ -351,6 +359,11 @@ int cmd_deconv(int argc, char **argv) {
         fprintf(stderr, "deconv: forward %.2f ms; %d projection%s, %.3f ms each (median of %lld; min %.3f), %.1f ms "
                 "in all\n", t_forward, n_units, n_units == 1 ? "" : "s", sum_median / n_units, repeat, sum_min / n_units,
                 t_all);
+    if (node_s)
+        for (int k = 0; k < m.n_nodes; k++)
+            if (node_s[k] > 0)
+                fprintf(stderr, "deconv: node %-12s %-24s %.4f ms\n", m.nodes[k].op->type, m.nodes[k].name,
+                        node_s[k] * 1e3 / ((double)n_units * (double)repeat));
 
     if (raw_path && (rc = zf_tensor_write_pb(raw_path, &raw, "projection", &err))) goto fail;
     if (!out_path) goto done;
@@ -420,6 +433,7 @@ fail:
     free(units);
     free(maxima);
     free(infos);
+    free(node_s);
     zf_projector_free(pj);
     zf_image_free(&img);
     zf_image_free(&display);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "project.h"
+#include "progress.h"
 #include "ops/op.h"
 #include "ops/proj.h"
 
@@ -24,6 +25,7 @@ struct zf_projector {
     size_t scratch_floats;
     zf_proj_slot *slots;    // n_in + n_out of the widest node
     void *mem;              // every signal buffer
+    double *profile;        // optional, n_nodes: seconds per node, added by zf_project
 };
 
 zf_project_opts zf_project_defaults(void) {
@@ -348,6 +350,7 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         a.switches = NULL;
         if (n->switches && n->n_out > 0 && n->out[0] >= 0)
             a.switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
+        double t0 = pj->profile ? zf_seconds() : 0;
         if (op->box_back) op->box_back(n, &a);
         else zf_proj_box_elementwise(n, &a);
         for (int k = 0; k < n->n_in; k++) {
@@ -375,6 +378,7 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         }
         if (op->project(n, &a, err))
             return zf_error_prefix(err, "layer '%s': projecting through node '%s' (%s)", layer, n->name, n->op->type);
+        if (pj->profile) pj->profile[ni] += zf_seconds() - t0;
         info->nodes++;
     }
 
@@ -411,6 +415,8 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
     }
     return 0;
 }
+
+void zf_projector_set_profile(zf_projector *pj, double *seconds) { pj->profile = seconds; }
 
 const float *zf_projector_signal(const zf_projector *pj, int v, int64_t lo[ZF_MAX_DIMS], int64_t hi[ZF_MAX_DIMS]) {
     if (v < 0 || v >= pj->m->n_values || !pj->has[v]) return NULL;

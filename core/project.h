@@ -80,6 +80,9 @@ int zf_rule_parse(zf_rule *r, const char *name, zf_error *err);
 // sized for the planned shapes. m must outlive the projector and keep its plan.
 int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err);
 void zf_projector_free(zf_projector *pj);
+// Optional: zf_project adds each node's seconds (box arithmetic, zeroing, the rule) to
+// seconds[node index] (n_nodes entries, caller-owned); NULL turns it off.
+void zf_projector_set_profile(zf_projector *pj, double *seconds);
 
 // Projects one unit of the last zf_model_forward. out gets the target's shape with batch 1
 // ((1,C,H,W) for an image), reallocated only when its shape differs. info may be NULL.

@@ -539,7 +539,9 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
 // The input's share is the transposed convolution of the output signal (Zeiler & Fergus: "filter
 // ... using transposed versions of the same filters"); the bias takes no part. Output box rows
 // [oy0, oy1) reach input rows [oy0*s - p, (oy1-1)*s - p + (k-1)*d + 1): zf_box_window.
-// Per tile of output positions: the nonzeros per position (CSR), then
+// Per tile of output positions:
+//   few positions (conv3, conv4 of one unit): colT (P, ckk) = Gs^T W by thin_range, col2im_T_range;
+// otherwise the nonzeros per position (lists by position), then
 //   sparse, few taps (ZFNet conv1, 3x7x7): each position's weight rows summed in registers and
 //     added straight into the input (scat_bands), no columns in memory;
 //   sparse (conv2): colT (P, ckk) = sum of weight rows per nonzero (spmm_range), col2im_T_range;
@@ -751,28 +753,120 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
     }
 }
 
-// The output signal's nonzeros per position of a tile (CSR by position), built a row of positions
-// at a time. Counting compares 8 values at once; filling writes every value at its position's
-// cursor and advances the cursor only past nonzeros (no branch to mispredict at 10% density), so
-// each list has one spare slot for the write past its end.
+// colT (P, ckk) = Gs^T (P, nk) times W (nk, ckk) for a tile of few positions (conv3 and conv4 of a
+// single unit: 25 and 9). OpenBLAS packs all of W (5 MB on ZFNet's conv4) for a product this thin
+// and wakes its own threads. Here a work item is a span of taps; it walks W eight rows at a time,
+// each row's span in order (eight sequential streams: a column of W, rows 14 KB apart, would be a
+// cache miss and a new page per row), adding the eight rows into 16-tap blocks of every group of
+// six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored back.
+#define THIN_MAX_P 64
+#define THIN_QS 6
+#define THIN_ROWS 64
+#define THIN_SPAN 256
+
+typedef struct {
+    float *colT;
+    const float *w, *gs;        // W (nk, ckk), Gs (nk, P)
+    int64_t ckk, nk, P;
+} thin_ctx;
+
+static void thin_range(void *vc, int64_t s0, int64_t s1) {
+    const thin_ctx *c = vc;
+    const int64_t ckk = c->ckk, nk = c->nk, P = c->P;
+    for (int64_t sp = s0; sp < s1; sp++) {
+        const int64_t t0 = sp * THIN_SPAN, t1 = t0 + THIN_SPAN < ckk ? t0 + THIN_SPAN : ckk;
+        const int64_t tv = t0 + (t1 - t0) / 16 * 16;   // whole 16-tap blocks end here
+        for (int64_t j0 = 0; j0 < nk; j0 += THIN_ROWS) {
+            const int64_t nj = nk - j0 < THIN_ROWS ? nk - j0 : THIN_ROWS;
+            for (int64_t r0 = t0; r0 < tv; r0 += 16)
+                for (int64_t q0 = 0; q0 < P; q0 += THIN_QS) {
+                    const int64_t nq = P - q0 < THIN_QS ? P - q0 : THIN_QS;
+                    v8f acc[2 * THIN_QS];
+                    for (int64_t k = 0; k < nq; k++) {
+                        if (j0) memcpy(&acc[2 * k], c->colT + (q0 + k) * ckk + r0, 2 * sizeof(v8f));
+                        else acc[2 * k] = acc[2 * k + 1] = (v8f){0};
+                    }
+                    v8f a0 = acc[0], b0_ = acc[1], a1 = {0}, b1_ = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0},
+                        a4 = {0}, b4 = {0}, a5 = {0}, b5 = {0}, w0, w1;
+                    if (nq > 1) { a1 = acc[2]; b1_ = acc[3]; }
+                    if (nq > 2) { a2 = acc[4]; b2 = acc[5]; }
+                    if (nq > 3) { a3 = acc[6]; b3 = acc[7]; }
+                    if (nq > 4) { a4 = acc[8]; b4 = acc[9]; }
+                    if (nq > 5) { a5 = acc[10]; b5 = acc[11]; }
+                    const float *wr = c->w + j0 * ckk + r0, *g = c->gs + j0 * P + q0;
+#define THIN_FMA(k, bk) { const float v = g[k]; const v8f vv = {v, v, v, v, v, v, v, v}; \
+                          a##k = fmadd8(vv, w0, a##k); bk = fmadd8(vv, w1, bk); }
+                    if (nq == THIN_QS) {
+                        for (int64_t j = 0; j < nj; j++, wr += ckk, g += P) {
+                            __builtin_prefetch(wr + 32);
+                            memcpy(&w0, wr, sizeof w0);
+                            memcpy(&w1, wr + 8, sizeof w1);
+                            THIN_FMA(0, b0_) THIN_FMA(1, b1_) THIN_FMA(2, b2) THIN_FMA(3, b3) THIN_FMA(4, b4)
+                            THIN_FMA(5, b5)
+                        }
+                    } else {
+                        for (int64_t j = 0; j < nj; j++, wr += ckk, g += P) {
+                            __builtin_prefetch(wr + 32);
+                            memcpy(&w0, wr, sizeof w0);
+                            memcpy(&w1, wr + 8, sizeof w1);
+                            THIN_FMA(0, b0_)
+                            if (nq > 1) THIN_FMA(1, b1_)
+                            if (nq > 2) THIN_FMA(2, b2)
+                            if (nq > 3) THIN_FMA(3, b3)
+                            if (nq > 4) THIN_FMA(4, b4)
+                        }
+                    }
+#undef THIN_FMA
+                    const v8f out[2 * THIN_QS] = {a0, b0_, a1, b1_, a2, b2, a3, b3, a4, b4, a5, b5};
+                    for (int64_t k = 0; k < nq; k++)
+                        memcpy(c->colT + (q0 + k) * ckk + r0, &out[2 * k], 2 * sizeof(v8f));
+                }
+            for (int64_t q = 0; q < P; q++)   // taps past the last whole block
+                for (int64_t r = tv; r < t1; r++) {
+                    float s = j0 ? c->colT[q * ckk + r] : 0;
+                    for (int64_t j = j0; j < j0 + nj; j++) s += c->gs[j * P + q] * c->w[j * ckk + r];
+                    c->colT[q * ckk + r] = s;
+                }
+        }
+    }
+}
+
+// The output signal's nonzeros per position of a tile, in ascending channel order: position q's
+// list is idx/val[start[q], end[q]). Each row of positions owns the slots [r*bw*nk, (r+1)*bw*nk),
+// so rows run in parallel in one pass: the row's values (nk x bw floats) are counted, which
+// brings them into L1, then copied out channel by channel, eight compared at once and only the
+// nonzeros visited (10-25% after unpooling and rectification).
 typedef int32_t v8i __attribute__((vector_size(32)));
 
 typedef struct {
-    int32_t *start, *fill, *idx;
+    int32_t *start, *end, *idx;
     float *val;
     const float *g;             // the signal at the tile's first channel, column ox0
     int64_t ohw, ow, nk, bw, ty0;
 } nz_ctx;
 
-static void nz_count_rows(void *vc, int64_t r0, int64_t r1) {
+// Bit k set when s[k] != 0, k < 8.
+static inline unsigned nz_mask8(const float *s) {
+#if defined(__AVX__)
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+#else
+    unsigned m = 0;
+    for (int k = 0; k < 8; k++) m |= (unsigned)(s[k] != 0.0f) << k;
+    return m;
+#endif
+}
+
+static void nz_rows(void *vc, int64_t r0, int64_t r1) {
     const nz_ctx *c = vc;
-    const int64_t bw = c->bw;
+    const int64_t bw = c->bw, nk = c->nk, ohw = c->ohw;
+    int32_t *restrict idx = c->idx;
+    float *restrict val = c->val;
     for (int64_t r = r0; r < r1; r++) {
-        int32_t *cnt = c->start + 1 + r * bw;
         const float *g = c->g + (c->ty0 + r) * c->ow;
+        int32_t *cnt = c->end + r * bw, *st = c->start + r * bw;
         memset(cnt, 0, (size_t)bw * sizeof *cnt);
-        for (int64_t j = 0; j < c->nk; j++) {
-            const float *s = g + j * c->ohw;
+        for (int64_t j = 0; j < nk; j++) {
+            const float *s = g + j * ohw;
             int64_t i = 0;
             for (; i + 8 <= bw; i += 8) {
                 v8f v;
@@ -784,28 +878,32 @@ static void nz_count_rows(void *vc, int64_t r0, int64_t r1) {
             }
             for (; i < bw; i++) cnt[i] += s[i] != 0.0f;
         }
-    }
-}
-
-static void nz_fill_rows(void *vc, int64_t r0, int64_t r1) {
-    const nz_ctx *c = vc;
-    const int64_t bw = c->bw, nk = c->nk, ohw = c->ohw;
-    int32_t *restrict idx = c->idx;
-    float *restrict val = c->val;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *g = c->g + (c->ty0 + r) * c->ow;
-        // Position by position, so the cursor stays in a register: the channels' rows of this row
-        // of positions (nk * bw floats) stay in L1/L2 while the positions walk through them.
+        // end[] becomes each list's cursor.
+        int32_t e = (int32_t)(r * bw * nk);
         for (int64_t i = 0; i < bw; i++) {
-            int32_t e = c->start[r * bw + i];
-            const float *s = g + i;
-            for (int64_t j = 0; j < nk; j++) {
-                const float v = s[j * ohw];
-                idx[e] = (int32_t)j;
-                val[e] = v;
-                e += v != 0.0f;
+            const int32_t n = cnt[i];
+            st[i] = cnt[i] = e;
+            e += n;
+        }
+        for (int64_t j = 0; j < nk; j++) {
+            const float *s = g + j * ohw;
+            int64_t i = 0;
+            for (; i + 8 <= bw; i += 8) {
+                unsigned mask = nz_mask8(s + i);
+                while (mask) {
+                    const int b = __builtin_ctz(mask);
+                    const int32_t k = cnt[i + b]++;
+                    idx[k] = (int32_t)j;
+                    val[k] = s[i + b];
+                    mask &= mask - 1;
+                }
             }
-            c->fill[r * bw + i] = e;
+            for (; i < bw; i++)
+                if (s[i] != 0.0f) {
+                    const int32_t k = cnt[i]++;
+                    idx[k] = (int32_t)j;
+                    val[k] = s[i];
+                }
         }
     }
 }
@@ -913,6 +1011,15 @@ static void scat_pad_weights(float *wp, const float *w, int64_t nk, int64_t Cg, 
     }
 }
 
+// Gs (nk, P) = the signal's box, channels [0, nk) of g (nk, OH, OW): rows [ty0, ty1), columns [ox0, ox1).
+static void gather_gs(float *Gs, const float *g, int64_t nk, int64_t ty0, int64_t ty1, int64_t ox0, int64_t ox1,
+                      int64_t OW, int64_t OHW) {
+    const int64_t bw = ox1 - ox0, P = (ty1 - ty0) * bw;
+    for (int64_t j = 0; j < nk; j++)
+        for (int64_t oy = ty0; oy < ty1; oy++)
+            memcpy(Gs + j * P + (oy - ty0) * bw, g + j * OHW + oy * OW + ox0, (size_t)bw * sizeof(float));
+}
+
 static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_conv_params *p = n->params;
     zf_proj_slot *x = &a->in[0];
@@ -933,30 +1040,30 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         int64_t nk = k1 - k0;
         for (int64_t ty0 = oy0; ty0 < oy1; ty0 += rows) {
             int64_t ty1 = ty0 + rows < oy1 ? ty0 + rows : oy1, P = (ty1 - ty0) * bw;
-            // Scratch: Gs (nk, P) | col (ckk, P) or colT (P, ckk) | start (P+1) | idx, val (nnz + P) | cursor (P)
+            // Scratch: Gs (nk, P) | col (ckk, P) or colT (P, ckk) | start (P+1) | idx, val (nk*P + P) | end (P)
             float *Gs = a->scratch, *col = Gs + nk * P;
             int32_t *start = (int32_t *)(col + ckk * P), *idx = start + P + 1;
             float *val = (float *)(idx + nk * P + P);
             int32_t *fill = (int32_t *)(val + nk * P + P);
-            // Nonzeros per position, reading the signal row by row (one pass, no copy yet); rows
-            // of positions in parallel.
+            if (P <= THIN_MAX_P) {
+                // Few positions (conv3, conv4 of one unit): dense, whatever the zeros.
+                gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
+                thin_ctx tc = {col, w + k0 * ckk, Gs, ckk, nk, P};
+                zf_parallel_for(nk * P * ckk < PAR_MIN_WORK ? NULL : a->pool, (ckk + THIN_SPAN - 1) / THIN_SPAN,
+                                thin_range, &tc);
+                col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p};
+                zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, col2im_T_range, &cc);
+                continue;
+            }
+            // Nonzeros per position (lists in idx/val), rows of positions in parallel.
             nz_ctx nc = {start, fill, idx, val, gout + k0 * OHW + ox0, OHW, p->OW, nk, bw, ty0};
             zf_pool *pool = nk * P < PAR_MIN_WORK ? NULL : a->pool;
-            zf_parallel_for(pool, ty1 - ty0, nz_count_rows, &nc);
-            // List q: [start[q], fill[q]) and one spare slot after it (see nz_fill_rows).
-            start[0] = 0;
-            for (int64_t q = 0; q < P; q++) start[q + 1] += start[q] + 1;
-            const int64_t nnz = start[P] - P;
+            zf_parallel_for(pool, ty1 - ty0, nz_rows, &nc);
+            int64_t nnz = 0;
+            for (int64_t q = 0; q < P; q++) nnz += fill[q] - start[q];
             if (!nnz) continue;
             const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
-            if (sparse) {
-                zf_parallel_for(pool, ty1 - ty0, nz_fill_rows, &nc);
-            } else {
-                for (int64_t j = 0; j < nk; j++)
-                    for (int64_t oy = ty0; oy < ty1; oy++)
-                        memcpy(Gs + j * P + (oy - ty0) * bw, gout + (k0 + j) * OHW + oy * p->OW + ox0,
-                               (size_t)bw * sizeof(float));
-            }
+            if (!sparse) gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
             if (sparse && p->kw >= 6 && p->kw <= 8 && p->dw == 1 && p->dh == 1 && p->kh <= SCAT_MAX_KH &&
                 nk * Cg * p->kh * 8 <= (nk + ckk) * P) {
                 // wp over Gs and col, unused on this path
