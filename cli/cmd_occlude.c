@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cli_model.h"
 #include "core/graph.h"
+#include "core/ops/op.h"
 #include "core/image.h"
 #include "core/occlude.h"
 #include "core/onnx/onnx.h"
@@ -78,6 +79,7 @@ static const char OCCLUDE_HELP[] =
     "  --preprocess SPEC    as in `zfviz run` (default: the model's metadata, else raw pixels 0..1)\n"
     "  --threads N          worker threads (default 0 = all cores)\n"
     "  --explain            print how the incremental plan computes each layer (box sizes) and exit\n"
+    "  --per-layer          print on stderr the seconds each layer of the incremental plan took\n"
     "  --quiet              no progress bar or summary line\n"
     "  -h, --help           this help\n"
     "\n"
@@ -287,7 +289,7 @@ static void clean_stale_temps(const char *dir) {
 typedef struct settings {
     const char *model_path, *out_dir, *labels_path, *spec, *fill_spec, *target_spec, *layer_name, *cmap_name;
     long long patch, stride, unit, batch, threads, jobs, shard_k, shard_n, size_h, size_w;
-    int report, naive, approx, quiet, explain;
+    int report, naive, approx, quiet, explain, per_layer;
     zf_fill fill;
     double fill_num;
     zf_colormap cmap;
@@ -298,6 +300,7 @@ typedef struct worker {
     const settings *s;
     zf_model m;
     zf_occluder *oc;
+    double *profile;            // --per-layer: seconds per node
     zf_preprocess pp;
     int have_meta_pp;
     zf_labels labels;
@@ -615,6 +618,10 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
                                s->target_spec, s->labels_path ? s->labels_path : s->model_path);
         }
     }
+    if (s->per_layer) {
+        if (!(w->profile = zf_calloc((size_t)w->m.n_nodes + 1, sizeof *w->profile, err))) return err->code;
+        o.profile = w->profile;
+    }
     if (zf_occlude_create(&w->oc, &w->m, &o, err)) return err->code;
     if (s->pos_prog) {
         int ny, nx;
@@ -633,6 +640,12 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
 }
 
 static void worker_free(worker *w) {
+    if (w->profile)
+        for (int k = 0; k < w->m.n_nodes; k++)
+            if (w->profile[k] > 0)
+                fprintf(stderr, "occlude: node %-12s %-24s %.3f s\n", w->m.nodes[k].op->type, w->m.nodes[k].name,
+                        w->profile[k]);
+    free(w->profile);
     zf_occlude_free(w->oc);
     zf_model_free(&w->m);
     zf_labels_free(&w->labels);
@@ -776,6 +789,7 @@ int cmd_occlude(int argc, char **argv) {
             }
             if (!strcmp(a, "--report")) { s.report = 1; continue; }
             if (!strcmp(a, "--explain")) { s.explain = 1; continue; }
+            if (!strcmp(a, "--per-layer")) { s.per_layer = 1; continue; }
             if (!strcmp(a, "--naive")) { s.naive = 1; continue; }
             if (!strcmp(a, "--approx")) { s.approx = 1; continue; }
             if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { s.quiet = 1; continue; }

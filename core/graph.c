@@ -754,7 +754,8 @@ static int build(zf_model *m, zf_onnx_model *om, const char *what, const zf_load
         rc = zf_fail(err, ZF_ERR_RUNTIME, "cannot start %d threads", m->threads);
         goto done;
     }
-    zf_blas_set_threads(m->threads);
+    // GEMMs are split over the pool (zf_sgemm): OpenBLAS itself runs on the calling thread.
+    zf_blas_set_threads(1);
 done:
     // Keep the names map only for the load; zf_model_find searches linearly (not a hot path), but
     // If-output aliases live only in the map, so record them as extra names is not needed after load.

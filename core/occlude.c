@@ -193,6 +193,7 @@ int zf_occlude_create(zf_occluder **out, zf_model *m, const zf_occlude_opts *o, 
         oc->B = B;
         if (!(oc->biy = zf_malloc((size_t)B * 2 * sizeof(int), err))) goto fail;
         if ((rc = zf_inc_create(&oc->inc, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, err))) goto fail;
+        if (o->profile) zf_inc_set_profile(oc->inc, o->profile);
     } else {
         oc->B = 1;
         if (zf_tensor_alloc(&oc->xo, ZF_F32, 4, xt->dims, err)) goto fail;

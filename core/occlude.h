@@ -48,6 +48,7 @@ typedef struct zf_occlude_opts {
     double approx_keep;     // fraction of the other (non-coarse) positions then computed exactly,
                             // those with the largest interpolated drop (default 0.2)
     zf_progress *progress;  // optional: counts positions
+    double *profile;        // optional, n_nodes entries: seconds per node of the incremental plan, added
 } zf_occlude_opts;
 
 typedef struct zf_occlude_result {

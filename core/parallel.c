@@ -144,3 +144,58 @@ void zf_blas_set_threads(int threads) {
     if (threads <= 0) threads = zf_cpu_count();
     openblas_set_num_threads(threads);
 }
+
+// --- GEMM on the pool --------------------------------------------------------------------------------
+// One slice of C per thread, each a single-threaded cblas_sgemm: OpenBLAS's own threads spin (and
+// yield) for a long while after each call, on a 2-core machine taking turns with the pool's
+// threads in the im2col, pooling and projection loops between GEMMs (ZFNet's conv1, all pool work,
+// ran 2x slower beside them). The slices cut the larger of M and N, so the smaller operand is the
+// one both threads pack.
+
+typedef struct {
+    int ta, tb;
+    int M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int lda, ldb, ldc;
+    int split_n, parts;
+} sgemm_ctx;
+
+static void sgemm_part(void *vc, int64_t i0, int64_t i1) {
+    const sgemm_ctx *c = vc;
+    for (int64_t i = i0; i < i1; i++) {
+        if (c->split_n) {
+            // columns [n0, n1) of B and C, cut at multiples of 16
+            int n0 = (int)((int64_t)c->N * i / c->parts) & ~15;
+            int n1 = i + 1 == c->parts ? c->N : (int)((int64_t)c->N * (i + 1) / c->parts) & ~15;
+            if (n1 <= n0) continue;
+            const float *b = c->tb ? c->B + (size_t)n0 * c->ldb : c->B + n0;
+            cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans, c->M, n1 - n0,
+                        c->K, c->alpha, c->A, c->lda, b, c->ldb, c->beta, c->C + n0, c->ldc);
+        } else {
+            int m0 = (int)((int64_t)c->M * i / c->parts), m1 = (int)((int64_t)c->M * (i + 1) / c->parts);
+            if (m1 <= m0) continue;
+            const float *a = c->ta ? c->A + m0 : c->A + (size_t)m0 * c->lda;
+            cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans, m1 - m0, c->N,
+                        c->K, c->alpha, a, c->lda, c->B, c->ldb, c->beta, c->C + (size_t)m0 * c->ldc, c->ldc);
+        }
+    }
+}
+
+void zf_sgemm(zf_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    int parts = zf_pool_threads(pool);
+    if (parts < 2 || (double)M * N * K < (double)(1 << 20)) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                    A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    sgemm_ctx c = {trans_a, trans_b, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, N >= 16 * parts && N >= M, parts};
+    if (!c.split_n && M < parts) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                    A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    zf_parallel_for(pool, parts, sgemm_part, &c);
+}

@@ -1,5 +1,6 @@
-// parallel.h: a small persistent pthread pool for the loops around the GEMMs (im2col, pooling,
-// elementwise, occlusion positions). OpenBLAS threads its own GEMMs.
+// parallel.h: a small persistent pthread pool for every parallel loop: im2col, pooling,
+// elementwise ops, projections, and the GEMMs themselves (zf_sgemm: one slice per thread, OpenBLAS
+// single-threaded; a model sets OpenBLAS to one thread when it loads).
 //
 //   zf_pool *pool = zf_pool_create(4);                  // 0 = all cores
 //   zf_parallel_for(pool, n, body, &ctx);               // body(ctx, begin, end) on disjoint chunks
@@ -21,5 +22,9 @@ void zf_pool_destroy(zf_pool *pool);
 int zf_cpu_count(void);
 // Sets OpenBLAS's thread count (openblas_set_num_threads).
 void zf_blas_set_threads(int threads);
+// Row-major C = alpha op(A) op(B) + beta C (as cblas_sgemm; trans_a/trans_b: 0 or 1), split over
+// the pool's threads into single-threaded cblas_sgemm calls; small products run on the caller.
+void zf_sgemm(zf_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
 
 #endif

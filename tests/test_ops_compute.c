@@ -569,7 +569,7 @@ static void test_gemm(void) {
                 if (cshape) s += p.beta * (double)c[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
                 ref[i * p.N + j] = s;
             }
-        zf_gemm_forward(out, a, b, cshape ? c : NULL, cr, cc, &p);
+        zf_gemm_forward(out, a, b, cshape ? c : NULL, cr, cc, &p, NULL);
         char what[128];
         snprintf(what, sizeof what, "gemm M%lld K%lld N%lld tA%d tB%d C%d", (long long)p.M, (long long)p.K,
                  (long long)p.N, p.trans_a, p.trans_b, cshape);
@@ -634,7 +634,7 @@ static void test_matmul(void) {
                         for (int64_t k = 0; k < K; k++) s += (double)a[ab + i * K + k] * b[bb + k * N + j];
                         ref[((i0 * O1 + i1) * M + i) * N + j] = s;
                     }
-        zf_matmul_forward(out, a, b, &p);
+        zf_matmul_forward(out, a, b, &p, NULL);
         char what[64];
         snprintf(what, sizeof what, "matmul case %u (fold %d)", t, p.fold);
         compare(what, out, ref, numo, 1e-5, 1e-4);

@@ -432,7 +432,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
             for (int64_t g = 0; g < G; g++) {
                 float *o = out + (n * p->K + g * Kg) * ohw;
                 if (b) fill_bias(o, ohw, Kg, ohw, b + g * Kg);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kg, (int)ohw, (int)Cg, 1.0f,
+                zf_sgemm(pool, 0, 0, (int)Kg, (int)ohw, (int)Cg, 1.0f,
                             w + g * Kg * ckk, (int)ckk, in + (n * p->C + g * Cg) * HW, (int)HW, b ? 1.0f : 0.0f, o,
                             (int)ohw);
             }
@@ -448,7 +448,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
             for (int64_t g = 0; g < G; g++) {
                 for (int64_t i = 0; i < nb; i++)
                     zf_im2col(col + i * ohw, cols, in + (n0 + i) * p->C * HW, g * Cg, Cg, 0, p->OH, p, pool);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kg, (int)cols, (int)ckk, 1.0f,
+                zf_sgemm(pool, 0, 0, (int)Kg, (int)cols, (int)ckk, 1.0f,
                             w + g * Kg * ckk, (int)ckk, col, (int)cols, 0.0f, tmp, (int)cols);
                 scatter_ctx s = {out + (n0 * p->K + g * Kg) * ohw, tmp, b ? b + g * Kg : NULL, nb, ohw, Kg, p->K, cols};
                 zf_parallel_for(Kg * cols < PAR_MIN_FLOATS ? NULL : pool, Kg, scatter_range, &s);
@@ -464,7 +464,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                 zf_im2col(col, cols, in + n * p->C * HW, g * Cg, Cg, oh0, oh1, p, pool);
                 float *o = out + (n * p->K + g * Kg) * ohw + oh0 * p->OW;
                 if (b) fill_bias(o, ohw, Kg, cols, b + g * Kg);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kg, (int)cols, (int)ckk, 1.0f,
+                zf_sgemm(pool, 0, 0, (int)Kg, (int)cols, (int)ckk, 1.0f,
                             w + g * Kg * ckk, (int)ckk, col, (int)cols, b ? 1.0f : 0.0f, o, (int)ohw);
             }
 }
@@ -1087,14 +1087,14 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 zf_parallel_for(nnz * ckk < PAR_MIN_WORK ? NULL : a->pool, sc.n_blocks * sc.n_qblocks, spmm_range, &sc);
             } else if (P > ckk) {
                 // Many positions, few taps (conv1): col (ckk, P) = W[k0:k1]^T (ckk, nk) * Gs (nk, P)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
+                zf_sgemm(a->pool, 1, 0, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
                             (int)ckk, Gs, (int)P, 0.0f, col, (int)P);
                 cc.rs = P;
                 cc.ps = 1;
                 back = col2im_rows_range;
             } else {
                 // colT (P, ckk) = Gs^T (P, nk) * W[k0:k1] (nk, ckk): the weights read once, in order
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)ckk, (int)nk, 1.0f, Gs, (int)P,
+                zf_sgemm(a->pool, 1, 0, (int)P, (int)ckk, (int)nk, 1.0f, Gs, (int)P,
                             w + k0 * ckk, (int)ckk, 0.0f, col, (int)ckk);
             }
             zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, back, &cc);
@@ -1157,10 +1157,10 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
             for (int64_t g = 0; g < G; g++) {
                 const float *dyn = dy + (n * p->K + g * Kg) * ohw;
                 if (dw)   // dW (Kg, Cg) += dY (Kg, HW) X^T (HW, Cg)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)Cg, (int)ohw, 1.0f, dyn,
+                    zf_sgemm(pool, 0, 1, (int)Kg, (int)Cg, (int)ohw, 1.0f, dyn,
                                 (int)ohw, in + (n * p->C + g * Cg) * HW, (int)HW, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 if (dx)   // dX (Cg, HW) += W^T (Cg, Kg) dY (Kg, HW)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Cg, (int)HW, (int)Kg, 1.0f,
+                    zf_sgemm(pool, 1, 0, (int)Cg, (int)HW, (int)Kg, 1.0f,
                                 w + g * Kg * ckk, (int)ckk, dyn, (int)ohw, 1.0f, dx + (n * p->C + g * Cg) * HW, (int)HW);
             }
         return;
@@ -1178,11 +1178,11 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
                 if (dw) {
                     for (int64_t i = 0; i < nb; i++)
                         zf_im2col(col + i * ohw, cols, in + (n0 + i) * p->C * HW, g * Cg, Cg, 0, p->OH, p, pool);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)ckk, (int)cols, 1.0f, tmp,
+                    zf_sgemm(pool, 0, 1, (int)Kg, (int)ckk, (int)cols, 1.0f, tmp,
                                 (int)cols, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 }
                 if (dx) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)cols, (int)Kg, 1.0f,
+                    zf_sgemm(pool, 1, 0, (int)ckk, (int)cols, (int)Kg, 1.0f,
                                 w + g * Kg * ckk, (int)ckk, tmp, (int)cols, 0.0f, col, (int)cols);
                     for (int64_t i = 0; i < nb; i++)
                         zf_col2im(dx + (n0 + i) * p->C * HW, col + i * ohw, cols, g * Cg, Cg, 0, p->OH, p, pool);
@@ -1199,11 +1199,11 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
                 const float *dyt = dy + (n * p->K + g * Kg) * ohw + oh0 * p->OW;   // (Kg, cols), ld OHW
                 if (dw) {
                     zf_im2col(col, cols, in + n * p->C * HW, g * Cg, Cg, oh0, oh1, p, pool);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)ckk, (int)cols, 1.0f, dyt,
+                    zf_sgemm(pool, 0, 1, (int)Kg, (int)ckk, (int)cols, 1.0f, dyt,
                                 (int)ohw, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 }
                 if (dx) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)cols, (int)Kg, 1.0f,
+                    zf_sgemm(pool, 1, 0, (int)ckk, (int)cols, (int)Kg, 1.0f,
                                 w + g * Kg * ckk, (int)ckk, dyt, (int)ohw, 0.0f, col, (int)cols);
                     zf_col2im(dx + n * p->C * HW, col, cols, g * Cg, Cg, oh0, oh1, p, pool);
                 }

@@ -88,7 +88,7 @@ void zf_conv_transpose_forward(float *out, float *col, const float *in, const fl
     for (int64_t n = 0; n < p->N; n++)
         for (int64_t g = 0; g < G; g++) {
             // col (Kg*kh*kw, H*W) = W_g^T (Kg*kh*kw, Cg) * X_g (Cg, H*W)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(Kg * kk), (int)HW, (int)Cg, 1.0f,
+            zf_sgemm(pool, 1, 0, (int)(Kg * kk), (int)HW, (int)Cg, 1.0f,
                         w + g * Cg * Kg * kk, (int)(Kg * kk), in + (n * p->C + g * Cg) * HW, (int)HW, 0.0f, col,
                         (int)HW);
             float *o = out + n * p->K * ohw;
@@ -262,7 +262,7 @@ static int ct_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 }
             }
             // res (Cg, P) = W_g (Cg, Kg*kh*kw) * col
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Cg, (int)P, (int)rows_k, 1.0f,
+            zf_sgemm(a->pool, 0, 0, (int)Cg, (int)P, (int)rows_k, 1.0f,
                         w + g * Cg * rows_k, (int)rows_k, col, (int)P, 0.0f, res, (int)P);
             for (int64_t ch = 0; ch < Cg; ch++) {
                 int64_t cc = g * Cg + ch;

@@ -1,12 +1,39 @@
-// gemm.c: ONNX Gemm via cblas_sgemm (see gemm.h).
+// gemm.c: ONNX Gemm via zf_sgemm / sgemv split over the pool (see gemm.h).
 #include <string.h>
 #include <cblas.h>
 #include "gemm.h"
 #include "compute_util.h"
 #include "proj.h"
 
+// Below this many weights a matrix-vector product stays on the calling thread.
+#define GEMV_PAR_MIN ((int64_t)1 << 16)
+
+typedef struct {
+    float *y;
+    const float *w, *x;
+    int64_t N, K, parts;
+    int incx, trans_b;
+    float alpha, beta;
+} gemv_ctx;
+
+// Parts [i0, i1) of y = alpha W x + beta y, part i the outputs [N*i/parts, N*(i+1)/parts): rows of
+// W (N, K) (trans_b) or columns of W (K, N). Each thread streams its own share of the weights.
+static void gemv_part(void *vc, int64_t i0, int64_t i1) {
+    const gemv_ctx *c = vc;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t j0 = c->N * i / c->parts, j1 = c->N * (i + 1) / c->parts;
+        if (j1 <= j0) continue;
+        if (c->trans_b)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(j1 - j0), (int)c->K, c->alpha, c->w + j0 * c->K, (int)c->K, c->x,
+                        c->incx, c->beta, c->y + j0, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)c->K, (int)(j1 - j0), c->alpha, c->w + j0, (int)c->N, c->x,
+                        c->incx, c->beta, c->y + j0, 1);
+    }
+}
+
 void zf_gemm_forward(float *out, const float *a, const float *b, const float *c, int64_t c_rows, int64_t c_cols,
-                     const zf_gemm_params *p) {
+                     const zf_gemm_params *p, zf_pool *pool) {
     const int64_t M = p->M, N = p->N, K = p->K;
     if (M == 0 || N == 0) return;
     int use_c = c && p->beta != 0.0f;
@@ -31,18 +58,14 @@ void zf_gemm_forward(float *out, const float *a, const float *b, const float *c,
         for (int64_t i = 0; i < M; i++) {
             const float *x = p->trans_a ? a + i : a + i * K;
             int incx = p->trans_a ? (int)M : 1;
-            if (p->trans_b)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, p->alpha, b, (int)K, x, incx,
-                            use_c ? 1.0f : 0.0f, out + i * N, 1);
-            else
-                cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, p->alpha, b, (int)N, x, incx,
-                            use_c ? 1.0f : 0.0f, out + i * N, 1);
+            zf_pool *gp = N * K < GEMV_PAR_MIN ? NULL : pool;
+            gemv_ctx gc = {out + i * N, b, x, N, K, zf_pool_threads(gp), incx, p->trans_b, p->alpha, use_c ? 1.0f : 0.0f};
+            zf_parallel_for(gp, gc.parts, gemv_part, &gc);
         }
         return;
     }
-    cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans, (int)M,
-                (int)N, (int)K, p->alpha, a, p->trans_a ? (int)M : (int)K, b, p->trans_b ? (int)K : (int)N,
-                use_c ? 1.0f : 0.0f, out, (int)N);
+    zf_sgemm(pool, p->trans_a, p->trans_b, (int)M, (int)N, (int)K, p->alpha, a, p->trans_a ? (int)M : (int)K, b,
+             p->trans_b ? (int)K : (int)N, use_c ? 1.0f : 0.0f, out, (int)N);
 }
 
 static int gemm_parse(void *params, const zf_onnx_node *n, int64_t opset, zf_error *err) {
@@ -91,7 +114,7 @@ static int gemm_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *er
     const zf_gemm_params *p = n->params;
     const zf_tensor *c = zf_cu_in(n, v, 2);
     zf_gemm_forward(zf_f32(zf_cu_out(n, v, 0)), zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)),
-                    c ? zf_f32(c) : NULL, p->c_rows, p->c_cols, p);
+                    c ? zf_f32(c) : NULL, p->c_rows, p->c_cols, p, ex->pool);
     return 0;
 }
 
@@ -151,22 +174,22 @@ static int gemm_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     if (a->in[0].on) {
         float *dA = a->in[0].g;
         if (!p->trans_a)   // dA[r0:r1, :] += alpha dY_sub (R, Nc) op(B)[:, c0:c1]^T (Nc, K)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, p->trans_b ? CblasNoTrans : CblasTrans, R, (int)K, Nc, alpha, dy,
+            zf_sgemm(a->pool, 0, !p->trans_b, R, (int)K, Nc, alpha, dy,
                         (int)N, p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, 1.0f, dA + r0 * K,
                         (int)K);
         else               // dA (K, M)[:, r0:r1] += alpha op(B)[:, c0:c1] (K, Nc) dY_sub^T (Nc, R)
-            cblas_sgemm(CblasRowMajor, p->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, (int)K, R, Nc, alpha,
+            zf_sgemm(a->pool, p->trans_b, 1, (int)K, R, Nc, alpha,
                         p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, dy, (int)N, 1.0f, dA + r0,
                         (int)M);
     }
     if (a->in[1].on) {
         float *dB = a->in[1].g;
         if (!p->trans_b)   // dB (K, N)[:, c0:c1] += alpha op(A)[r0:r1, :]^T (K, R) dY_sub (R, Nc)
-            cblas_sgemm(CblasRowMajor, p->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)K, Nc, R, alpha,
+            zf_sgemm(a->pool, !p->trans_a, 0, (int)K, Nc, R, alpha,
                         p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, dy, (int)N, 1.0f, dB + c0,
                         (int)N);
         else               // dB (N, K)[c0:c1, :] += alpha dY_sub^T (Nc, R) op(A)[r0:r1, :] (R, K)
-            cblas_sgemm(CblasRowMajor, CblasTrans, p->trans_a ? CblasTrans : CblasNoTrans, Nc, (int)K, R, alpha, dy,
+            zf_sgemm(a->pool, 1, p->trans_a, Nc, (int)K, R, alpha, dy,
                         (int)N, p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, 1.0f, dB + c0 * K,
                         (int)K);
     }
@@ -186,23 +209,23 @@ static int gemm_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
 // transposed product), dC = beta dY summed over the axes C is broadcast along ---------------------
 
 void zf_gemm_backward(float *da, float *db, float *dc, const float *dy, const float *a, const float *b, int64_t c_rows,
-                      int64_t c_cols, const zf_gemm_params *p) {
+                      int64_t c_cols, const zf_gemm_params *p, zf_pool *pool) {
     const int M = (int)p->M, N = (int)p->N, K = (int)p->K;
     if (M == 0 || N == 0) return;
     if (da && K) {
         if (!p->trans_a)   // dA (M,K) += alpha dY (M,N) op(B)^T (N,K)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, p->trans_b ? CblasNoTrans : CblasTrans, M, K, N, p->alpha, dy, N,
+            zf_sgemm(pool, 0, !p->trans_b, M, K, N, p->alpha, dy, N,
                         b, p->trans_b ? K : N, 1.0f, da, K);
         else               // dA (K,M) += alpha op(B) (K,N) dY^T (N,M)
-            cblas_sgemm(CblasRowMajor, p->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N, p->alpha, b,
+            zf_sgemm(pool, p->trans_b, 1, K, M, N, p->alpha, b,
                         p->trans_b ? K : N, dy, N, 1.0f, da, M);
     }
     if (db && K) {
         if (!p->trans_b)   // dB (K,N) += alpha op(A)^T (K,M) dY (M,N)
-            cblas_sgemm(CblasRowMajor, p->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M, p->alpha, a,
+            zf_sgemm(pool, !p->trans_a, 0, K, N, M, p->alpha, a,
                         p->trans_a ? M : K, dy, N, 1.0f, db, N);
         else               // dB (N,K) += alpha dY^T (N,M) op(A) (M,K)
-            cblas_sgemm(CblasRowMajor, CblasTrans, p->trans_a ? CblasTrans : CblasNoTrans, N, K, M, p->alpha, dy, N,
+            zf_sgemm(pool, 1, p->trans_a, N, K, M, p->alpha, dy, N,
                         a, p->trans_a ? M : K, 1.0f, db, K);
     }
     if (dc && p->beta != 0.0f)
@@ -224,7 +247,7 @@ static int gemm_backward(const zf_node *n, zf_value *v, float *const *grad, cons
     const float *dy = zf_grad_out(grad, n, 0);
     if (!dy) return 0;
     zf_gemm_backward(zf_grad_in(grad, n, 0), zf_grad_in(grad, n, 1), zf_grad_in(grad, n, 2), dy,
-                     zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), p->c_rows, p->c_cols, p);
+                     zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), p->c_rows, p->c_cols, p, ex->pool);
     return 0;
 }
 

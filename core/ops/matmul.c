@@ -1,4 +1,4 @@
-// matmul.c: ONNX MatMul via cblas_sgemm (see matmul.h).
+// matmul.c: ONNX MatMul via zf_sgemm (see matmul.h).
 #include <string.h>
 #include <cblas.h>
 #include "matmul.h"
@@ -52,7 +52,7 @@ int zf_matmul_setup(zf_matmul_params *p, int *out_ndim, int64_t *out_dims, int n
     return 0;
 }
 
-void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matmul_params *p) {
+void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matmul_params *p, zf_pool *pool) {
     const int64_t M = p->M, N = p->N, K = p->K;
     if (M == 0 || N == 0 || p->batch_count == 0) return;
     if (K == 0) {
@@ -60,7 +60,7 @@ void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matm
         return;
     }
     if (p->fold) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p->batch_count * M), (int)N, (int)K, 1.0f, a,
+        zf_sgemm(pool, 0, 0, (int)(p->batch_count * M), (int)N, (int)K, 1.0f, a,
                     (int)K, b, (int)N, 0.0f, out, (int)N);
         return;
     }
@@ -72,7 +72,7 @@ void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matm
             ao += idx * p->a_stride[i];
             bo += idx * p->b_stride[i];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a + ao, (int)K, b + bo,
+        zf_sgemm(pool, 0, 0, (int)M, (int)N, (int)K, 1.0f, a + ao, (int)K, b + bo,
                     (int)N, 0.0f, out + t * M * N, (int)N);
     }
 }
@@ -92,7 +92,7 @@ static int matmul_shape(zf_node *n, zf_value *v, zf_error *err) {
 }
 
 static int matmul_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
-    zf_matmul_forward(zf_f32(zf_cu_out(n, v, 0)), zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), n->params);
+    zf_matmul_forward(zf_f32(zf_cu_out(n, v, 0)), zf_f32(zf_cu_in(n, v, 0)), zf_f32(zf_cu_in(n, v, 1)), n->params, ex->pool);
     return 0;
 }
 
@@ -136,10 +136,10 @@ static int matmul_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         }
         const float *dy = y->g + t * M * N;
         if (a->in[0].on)   // dA (M, K) += dY (M, N) B^T (N, K)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)N, 1.0f, dy, (int)N,
+            zf_sgemm(a->pool, 0, 1, (int)M, (int)K, (int)N, 1.0f, dy, (int)N,
                         zf_f32(Bt) + bo, (int)N, 1.0f, a->in[0].g + ao, (int)K);
         if (a->in[1].on)   // dB (K, N) += A^T (K, M) dY (M, N)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M, 1.0f, zf_f32(At) + ao,
+            zf_sgemm(a->pool, 1, 0, (int)K, (int)N, (int)M, 1.0f, zf_f32(At) + ao,
                         (int)K, dy, (int)N, 1.0f, a->in[1].g + bo, (int)N);
     }
     return 0;

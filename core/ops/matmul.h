@@ -4,7 +4,7 @@
 //
 //   zf_matmul_params p;
 //   if (zf_matmul_setup(&p, &out_ndim, out_dims, a.ndim, a.dims, b.ndim, b.dims, &err)) ...
-//   zf_matmul_forward(out, a_data, b_data, &p);
+//   zf_matmul_forward(out, a_data, b_data, &p, pool);
 #ifndef ZF_OPS_MATMUL_H
 #define ZF_OPS_MATMUL_H
 #include <stdint.h>
@@ -25,6 +25,6 @@ int zf_matmul_setup(zf_matmul_params *p, int *out_ndim, int64_t *out_dims, int n
                     const int64_t *b, zf_error *err);
 
 // a (...,M,K), b (...,K,N) -> out (broadcast(...),M,N)
-void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matmul_params *p);
+void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matmul_params *p, zf_pool *pool);
 
 #endif
