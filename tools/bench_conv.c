@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
         int reps = (int)(3e9 / fl) + 2;
         if (reps > 30) reps = 30;
         double best = 1e9;
+        zf_blas_set_threads(1);   // as a model runs it: the pool splits the GEMMs (zf_sgemm)
         zf_conv2d_forward(out, col, in, wt, b, &p, pool);
         for (int r = 0; r < reps; r++) {
             double t0 = now();
@@ -117,6 +118,7 @@ int main(int argc, char **argv) {
         int64_t ckk = (int64_t)l->C * l->k * l->k, ohw = p.OH * p.OW;
         float *cm = malloc((size_t)(ckk * ohw) * 4);
         double gemm = 1e9;
+        zf_blas_set_threads(threads);
         if (cm) {
             for (int64_t j = 0; j < ckk * ohw; j++) cm[j] = (float)(j % 11) * 0.1f;
             for (int r = 0; r <= reps; r++) {
