@@ -552,17 +552,7 @@ static void conv_box_back(const zf_node *n, zf_proj_args *a) {
     const zf_conv_params *p = n->params;
     zf_proj_slot *x = &a->in[0];
     const zf_proj_slot *y = &a->out[0];
-    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
-    if (!x->on) return;
-    if (!y->on) {
-        x->on = 0;
-        return;
-    }
-    const int64_t Kg = p->K / p->group, Cg = p->C / p->group;
-    memset(&x->box, 0, sizeof x->box);
-    x->box.hi[0] = 1;
-    x->box.lo[1] = y->box.lo[1] / Kg * Cg;
-    x->box.hi[1] = ((y->box.hi[1] - 1) / Kg + 1) * Cg;
+    if (!zf_proj_box_grouped(a, p->K / p->group, p->C / p->group)) return;
     zf_box_window(&x->box.lo[2], &x->box.hi[2], y->box.lo[2], y->box.hi[2], p->kh, p->sh, p->ph, p->dh, p->H);
     zf_box_window(&x->box.lo[3], &x->box.hi[3], y->box.lo[3], y->box.hi[3], p->kw, p->sw, p->pw, p->dw, p->W);
 }

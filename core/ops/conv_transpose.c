@@ -188,17 +188,7 @@ static void ct_box_back(const zf_node *n, zf_proj_args *a) {
     const zf_conv_params *c = &p->adj;
     zf_proj_slot *x = &a->in[0];
     const zf_proj_slot *y = &a->out[0];
-    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
-    if (!x->on) return;
-    if (!y->on) {
-        x->on = 0;
-        return;
-    }
-    const int64_t Kg = p->K / p->group, Cg = p->C / p->group;
-    memset(&x->box, 0, sizeof x->box);
-    x->box.hi[0] = 1;
-    x->box.lo[1] = y->box.lo[1] / Kg * Cg;
-    x->box.hi[1] = ((y->box.hi[1] - 1) / Kg + 1) * Cg;
+    if (!zf_proj_box_grouped(a, p->K / p->group, p->C / p->group)) return;
     // Input unit i writes output units [i*s - p, i*s - p + (k-1)*d]: the inputs that reach [lo, hi).
     const int64_t k[2] = {c->kh, c->kw}, s[2] = {c->sh, c->sw}, pb[2] = {c->ph, c->pw}, d[2] = {c->dh, c->dw};
     const int64_t nin[2] = {p->H, p->W};

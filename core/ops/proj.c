@@ -319,6 +319,22 @@ void zf_proj_out_full(zf_proj_slot *y) {
     zf_box_grow(y->g, y->t, &y->box, 1, &full);
 }
 
+int zf_proj_box_grouped(zf_proj_args *a, int64_t Kg, int64_t Cg) {
+    zf_proj_slot *x = &a->in[0];
+    const zf_proj_slot *y = &a->out[0];
+    for (int k = 1; k < a->n_in; k++) a->in[k].on = 0;
+    if (!x->on) return 0;
+    if (!y->on) {
+        x->on = 0;
+        return 0;
+    }
+    memset(&x->box, 0, sizeof x->box);
+    x->box.hi[0] = 1;
+    x->box.lo[1] = y->box.lo[1] / Kg * Cg;
+    x->box.hi[1] = ((y->box.hi[1] - 1) / Kg + 1) * Cg;
+    return 1;
+}
+
 void zf_proj_box_pool(zf_proj_args *a, const struct zf_window *win) {
     zf_proj_slot *x = &a->in[0];
     const zf_proj_slot *y = &a->out[0];

@@ -123,6 +123,10 @@ void zf_proj_out_full(zf_proj_slot *y);
 // computed from the image): "input 1 depends on the model input, but ...".
 int zf_proj_only_data(const zf_node *n, const zf_proj_args *a, int from, zf_error *err);
 
+// Grouped convolutions (Conv, ConvTranspose): only input 0 takes the signal; its box is item 0 and
+// the channels of every group the output box's channels touch (spatial axes left to the caller).
+// Returns 0 when nothing flows (input 0 not wanted, or no signal out).
+int zf_proj_box_grouped(zf_proj_args *a, int64_t Kg, int64_t Cg);
 // Pools (MaxPool, AveragePool): input 0's box from the window geometry over the spatial axes of the
 // (1, C, spatial...) item view; channels as the output's.
 struct zf_window;
