@@ -67,7 +67,7 @@ static const char DECONV_HELP[] =
     "other:\n"
     "  --time             print the forward time and milliseconds per projection on stderr\n"
     "  --repeat N         project each unit N times (timing; the median is printed)\n"
-    "  --per-layer        with --time: milliseconds per node, averaged over the projections\n"
+    "  --per-layer        also milliseconds per node, averaged over the projections (implies --time)\n"
     "  --dense            compute on whole tensors instead of the receptive field (a check)\n"
     "  --threads N        worker threads (default 0 = all cores)\n"
     "  -h, --help         this help\n"
@@ -190,7 +190,7 @@ int cmd_deconv(int argc, char **argv) {
             if (!strcmp(a, "--crop")) { crop = 1; continue; }
             if (!strcmp(a, "--dense")) { dense = 1; continue; }
             if (!strcmp(a, "--time")) { timing = 1; continue; }
-            if (!strcmp(a, "--per-layer")) { per_layer = 1; continue; }
+            if (!strcmp(a, "--per-layer")) { per_layer = timing = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (!model_path) model_path = a;
@@ -286,7 +286,7 @@ int cmd_deconv(int argc, char **argv) {
     if ((rc = zf_model_forward(&m, 1, &x, &err))) goto fail;
     double t_forward = now_ms() - t0;
     if ((rc = zf_projector_create(&pj, &m, &err))) goto fail;
-    if (per_layer && timing) {
+    if (per_layer) {
         if (!(node_s = calloc((size_t)m.n_nodes + 1, sizeof *node_s))) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto fail; }
         zf_projector_set_profile(pj, node_s);
     }

@@ -433,8 +433,8 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                 float *o = out + (n * p->K + g * Kg) * ohw;
                 if (b) fill_bias(o, ohw, Kg, ohw, b + g * Kg);
                 zf_sgemm(pool, 0, 0, (int)Kg, (int)ohw, (int)Cg, 1.0f,
-                            w + g * Kg * ckk, (int)ckk, in + (n * p->C + g * Cg) * HW, (int)HW, b ? 1.0f : 0.0f, o,
-                            (int)ohw);
+                         w + g * Kg * ckk, (int)ckk, in + (n * p->C + g * Cg) * HW, (int)HW, b ? 1.0f : 0.0f, o,
+                         (int)ohw);
             }
         return;
     }
@@ -449,7 +449,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                 for (int64_t i = 0; i < nb; i++)
                     zf_im2col(col + i * ohw, cols, in + (n0 + i) * p->C * HW, g * Cg, Cg, 0, p->OH, p, pool);
                 zf_sgemm(pool, 0, 0, (int)Kg, (int)cols, (int)ckk, 1.0f,
-                            w + g * Kg * ckk, (int)ckk, col, (int)cols, 0.0f, tmp, (int)cols);
+                         w + g * Kg * ckk, (int)ckk, col, (int)cols, 0.0f, tmp, (int)cols);
                 scatter_ctx s = {out + (n0 * p->K + g * Kg) * ohw, tmp, b ? b + g * Kg : NULL, nb, ohw, Kg, p->K, cols};
                 zf_parallel_for(Kg * cols < PAR_MIN_FLOATS ? NULL : pool, Kg, scatter_range, &s);
             }
@@ -465,7 +465,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                 float *o = out + (n * p->K + g * Kg) * ohw + oh0 * p->OW;
                 if (b) fill_bias(o, ohw, Kg, cols, b + g * Kg);
                 zf_sgemm(pool, 0, 0, (int)Kg, (int)cols, (int)ckk, 1.0f,
-                            w + g * Kg * ckk, (int)ckk, col, (int)cols, b ? 1.0f : 0.0f, o, (int)ohw);
+                         w + g * Kg * ckk, (int)ckk, col, (int)cols, b ? 1.0f : 0.0f, o, (int)ohw);
             }
 }
 
@@ -745,10 +745,10 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
 
 // colT (P, ckk) = Gs^T (P, nk) times W (nk, ckk) for a tile of few positions (conv3 and conv4 of a
 // single unit: 25 and 9). OpenBLAS packs all of W (5 MB on ZFNet's conv4) for a product this thin
-// and wakes its own threads. Here a work item is a span of taps; it walks W eight rows at a time,
-// each row's span in order (eight sequential streams: a column of W, rows 14 KB apart, would be a
-// cache miss and a new page per row), adding the eight rows into 16-tap blocks of every group of
-// six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored back.
+// and wakes its own threads. Here a work item is a span of taps; it walks W 64 rows at a time, each
+// row's span in order (sequential streams, prefetched two blocks ahead: a column of W, rows 14 KB
+// apart, would be a cache miss and a new page per row), adding the rows into 16-tap blocks of every
+// group of six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored back.
 #define THIN_MAX_P 64
 #define THIN_QS 6
 #define THIN_ROWS 64
@@ -1078,14 +1078,14 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             } else if (P > ckk) {
                 // Many positions, few taps (conv1): col (ckk, P) = W[k0:k1]^T (ckk, nk) * Gs (nk, P)
                 zf_sgemm(a->pool, 1, 0, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
-                            (int)ckk, Gs, (int)P, 0.0f, col, (int)P);
+                         (int)ckk, Gs, (int)P, 0.0f, col, (int)P);
                 cc.rs = P;
                 cc.ps = 1;
                 back = col2im_rows_range;
             } else {
                 // colT (P, ckk) = Gs^T (P, nk) * W[k0:k1] (nk, ckk): the weights read once, in order
                 zf_sgemm(a->pool, 1, 0, (int)P, (int)ckk, (int)nk, 1.0f, Gs, (int)P,
-                            w + k0 * ckk, (int)ckk, 0.0f, col, (int)ckk);
+                         w + k0 * ckk, (int)ckk, 0.0f, col, (int)ckk);
             }
             zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, back, &cc);
         }
@@ -1148,10 +1148,10 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
                 const float *dyn = dy + (n * p->K + g * Kg) * ohw;
                 if (dw)   // dW (Kg, Cg) += dY (Kg, HW) X^T (HW, Cg)
                     zf_sgemm(pool, 0, 1, (int)Kg, (int)Cg, (int)ohw, 1.0f, dyn,
-                                (int)ohw, in + (n * p->C + g * Cg) * HW, (int)HW, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                             (int)ohw, in + (n * p->C + g * Cg) * HW, (int)HW, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 if (dx)   // dX (Cg, HW) += W^T (Cg, Kg) dY (Kg, HW)
                     zf_sgemm(pool, 1, 0, (int)Cg, (int)HW, (int)Kg, 1.0f,
-                                w + g * Kg * ckk, (int)ckk, dyn, (int)ohw, 1.0f, dx + (n * p->C + g * Cg) * HW, (int)HW);
+                             w + g * Kg * ckk, (int)ckk, dyn, (int)ohw, 1.0f, dx + (n * p->C + g * Cg) * HW, (int)HW);
             }
         return;
     }
@@ -1169,11 +1169,11 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
                     for (int64_t i = 0; i < nb; i++)
                         zf_im2col(col + i * ohw, cols, in + (n0 + i) * p->C * HW, g * Cg, Cg, 0, p->OH, p, pool);
                     zf_sgemm(pool, 0, 1, (int)Kg, (int)ckk, (int)cols, 1.0f, tmp,
-                                (int)cols, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                             (int)cols, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 }
                 if (dx) {
                     zf_sgemm(pool, 1, 0, (int)ckk, (int)cols, (int)Kg, 1.0f,
-                                w + g * Kg * ckk, (int)ckk, tmp, (int)cols, 0.0f, col, (int)cols);
+                             w + g * Kg * ckk, (int)ckk, tmp, (int)cols, 0.0f, col, (int)cols);
                     for (int64_t i = 0; i < nb; i++)
                         zf_col2im(dx + (n0 + i) * p->C * HW, col + i * ohw, cols, g * Cg, Cg, 0, p->OH, p, pool);
                 }
@@ -1190,11 +1190,11 @@ void zf_conv2d_backward(float *dx, float *dw, float *db, float *col, const float
                 if (dw) {
                     zf_im2col(col, cols, in + n * p->C * HW, g * Cg, Cg, oh0, oh1, p, pool);
                     zf_sgemm(pool, 0, 1, (int)Kg, (int)ckk, (int)cols, 1.0f, dyt,
-                                (int)ohw, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
+                             (int)ohw, col, (int)cols, 1.0f, dw + g * Kg * ckk, (int)ckk);
                 }
                 if (dx) {
                     zf_sgemm(pool, 1, 0, (int)ckk, (int)cols, (int)Kg, 1.0f,
-                                w + g * Kg * ckk, (int)ckk, dyt, (int)ohw, 0.0f, col, (int)cols);
+                             w + g * Kg * ckk, (int)ckk, dyt, (int)ohw, 0.0f, col, (int)cols);
                     zf_col2im(dx + n * p->C * HW, col, cols, g * Cg, Cg, oh0, oh1, p, pool);
                 }
             }

@@ -1,5 +1,5 @@
 // conv.h: 2-D convolution (ONNX Conv): group, strides, dilations, pads (asymmetric too), auto_pad,
-// optional bias, kernel_shape inferred from W when absent. im2col + cblas_sgemm per group.
+// optional bias, kernel_shape inferred from W when absent. im2col + GEMM (zf_sgemm) per group.
 //
 //   zf_conv_params p = {0};                     // or filled by zf_op_conv.parse from an ONNX node
 //   p.group = 1;

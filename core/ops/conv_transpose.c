@@ -89,8 +89,8 @@ void zf_conv_transpose_forward(float *out, float *col, const float *in, const fl
         for (int64_t g = 0; g < G; g++) {
             // col (Kg*kh*kw, H*W) = W_g^T (Kg*kh*kw, Cg) * X_g (Cg, H*W)
             zf_sgemm(pool, 1, 0, (int)(Kg * kk), (int)HW, (int)Cg, 1.0f,
-                        w + g * Cg * Kg * kk, (int)(Kg * kk), in + (n * p->C + g * Cg) * HW, (int)HW, 0.0f, col,
-                        (int)HW);
+                     w + g * Cg * Kg * kk, (int)(Kg * kk), in + (n * p->C + g * Cg) * HW, (int)HW, 0.0f, col,
+                     (int)HW);
             float *o = out + n * p->K * ohw;
             for (int64_t k = g * Kg; k < (g + 1) * Kg; k++) {
                 float v = b ? b[k] : 0.0f, *ok = o + k * ohw;
@@ -253,7 +253,7 @@ static int ct_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             }
             // res (Cg, P) = W_g (Cg, Kg*kh*kw) * col
             zf_sgemm(a->pool, 0, 0, (int)Cg, (int)P, (int)rows_k, 1.0f,
-                        w + g * Cg * rows_k, (int)rows_k, col, (int)P, 0.0f, res, (int)P);
+                     w + g * Cg * rows_k, (int)rows_k, col, (int)P, 0.0f, res, (int)P);
             for (int64_t ch = 0; ch < Cg; ch++) {
                 int64_t cc = g * Cg + ch;
                 if (cc < x->box.lo[1] || cc >= x->box.hi[1]) continue;

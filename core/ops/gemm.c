@@ -175,23 +175,23 @@ static int gemm_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         float *dA = a->in[0].g;
         if (!p->trans_a)   // dA[r0:r1, :] += alpha dY_sub (R, Nc) op(B)[:, c0:c1]^T (Nc, K)
             zf_sgemm(a->pool, 0, !p->trans_b, R, (int)K, Nc, alpha, dy,
-                        (int)N, p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, 1.0f, dA + r0 * K,
-                        (int)K);
+                     (int)N, p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, 1.0f, dA + r0 * K,
+                     (int)K);
         else               // dA (K, M)[:, r0:r1] += alpha op(B)[:, c0:c1] (K, Nc) dY_sub^T (Nc, R)
             zf_sgemm(a->pool, p->trans_b, 1, (int)K, R, Nc, alpha,
-                        p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, dy, (int)N, 1.0f, dA + r0,
-                        (int)M);
+                     p->trans_b ? B + c0 * K : B + c0, p->trans_b ? (int)K : (int)N, dy, (int)N, 1.0f, dA + r0,
+                     (int)M);
     }
     if (a->in[1].on) {
         float *dB = a->in[1].g;
         if (!p->trans_b)   // dB (K, N)[:, c0:c1] += alpha op(A)[r0:r1, :]^T (K, R) dY_sub (R, Nc)
             zf_sgemm(a->pool, !p->trans_a, 0, (int)K, Nc, R, alpha,
-                        p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, dy, (int)N, 1.0f, dB + c0,
-                        (int)N);
+                     p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, dy, (int)N, 1.0f, dB + c0,
+                     (int)N);
         else               // dB (N, K)[c0:c1, :] += alpha dY_sub^T (Nc, R) op(A)[r0:r1, :] (R, K)
             zf_sgemm(a->pool, 1, p->trans_a, Nc, (int)K, R, alpha, dy,
-                        (int)N, p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, 1.0f, dB + c0 * K,
-                        (int)K);
+                     (int)N, p->trans_a ? A + r0 : A + r0 * K, p->trans_a ? (int)M : (int)K, 1.0f, dB + c0 * K,
+                     (int)K);
     }
     if (a->n_in > 2 && a->in[2].on) {
         const zf_tensor *Ct = a->in[2].t;
@@ -215,18 +215,18 @@ void zf_gemm_backward(float *da, float *db, float *dc, const float *dy, const fl
     if (da && K) {
         if (!p->trans_a)   // dA (M,K) += alpha dY (M,N) op(B)^T (N,K)
             zf_sgemm(pool, 0, !p->trans_b, M, K, N, p->alpha, dy, N,
-                        b, p->trans_b ? K : N, 1.0f, da, K);
+                     b, p->trans_b ? K : N, 1.0f, da, K);
         else               // dA (K,M) += alpha op(B) (K,N) dY^T (N,M)
             zf_sgemm(pool, p->trans_b, 1, K, M, N, p->alpha, b,
-                        p->trans_b ? K : N, dy, N, 1.0f, da, M);
+                     p->trans_b ? K : N, dy, N, 1.0f, da, M);
     }
     if (db && K) {
         if (!p->trans_b)   // dB (K,N) += alpha op(A)^T (K,M) dY (M,N)
             zf_sgemm(pool, !p->trans_a, 0, K, N, M, p->alpha, a,
-                        p->trans_a ? M : K, dy, N, 1.0f, db, N);
+                     p->trans_a ? M : K, dy, N, 1.0f, db, N);
         else               // dB (N,K) += alpha dY^T (N,M) op(A) (M,K)
             zf_sgemm(pool, 1, p->trans_a, N, K, M, p->alpha, dy, N,
-                        a, p->trans_a ? M : K, 1.0f, db, K);
+                     a, p->trans_a ? M : K, 1.0f, db, K);
     }
     if (dc && p->beta != 0.0f)
         for (int64_t i = 0; i < M; i++) {

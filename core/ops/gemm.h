@@ -1,5 +1,6 @@
 // gemm.h: ONNX Gemm, out = alpha * op(A) * op(B) + beta * C, with C optional and broadcast
-// unidirectionally to (M,N); the fully connected layers of ZFNet/AlexNet/VGG. One cblas_sgemm.
+// unidirectionally to (M,N); the fully connected layers of ZFNet/AlexNet/VGG. One GEMM (zf_sgemm),
+// or matrix-vector products split over the pool at batch 1-2.
 //
 //   zf_gemm_params p = {.alpha = 1, .beta = 1, .trans_b = 1};
 //   p.M = 1; p.K = 9216; p.N = 4096;              // resolved by shape() when loaded from ONNX

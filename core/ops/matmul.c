@@ -61,7 +61,7 @@ void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matm
     }
     if (p->fold) {
         zf_sgemm(pool, 0, 0, (int)(p->batch_count * M), (int)N, (int)K, 1.0f, a,
-                    (int)K, b, (int)N, 0.0f, out, (int)N);
+                 (int)K, b, (int)N, 0.0f, out, (int)N);
         return;
     }
     for (int64_t t = 0; t < p->batch_count; t++) {
@@ -73,7 +73,7 @@ void zf_matmul_forward(float *out, const float *a, const float *b, const zf_matm
             bo += idx * p->b_stride[i];
         }
         zf_sgemm(pool, 0, 0, (int)M, (int)N, (int)K, 1.0f, a + ao, (int)K, b + bo,
-                    (int)N, 0.0f, out + t * M * N, (int)N);
+                 (int)N, 0.0f, out + t * M * N, (int)N);
     }
 }
 
@@ -137,10 +137,10 @@ static int matmul_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         const float *dy = y->g + t * M * N;
         if (a->in[0].on)   // dA (M, K) += dY (M, N) B^T (N, K)
             zf_sgemm(a->pool, 0, 1, (int)M, (int)K, (int)N, 1.0f, dy, (int)N,
-                        zf_f32(Bt) + bo, (int)N, 1.0f, a->in[0].g + ao, (int)K);
+                     zf_f32(Bt) + bo, (int)N, 1.0f, a->in[0].g + ao, (int)K);
         if (a->in[1].on)   // dB (K, N) += A^T (K, M) dY (M, N)
             zf_sgemm(a->pool, 1, 0, (int)K, (int)N, (int)M, 1.0f, zf_f32(At) + ao,
-                        (int)K, dy, (int)N, 1.0f, a->in[1].g + bo, (int)N);
+                     (int)K, dy, (int)N, 1.0f, a->in[1].g + bo, (int)N);
     }
     return 0;
 }

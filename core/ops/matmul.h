@@ -1,5 +1,5 @@
 // matmul.h: ONNX MatMul with numpy semantics: 1-D operands (promoted, then the axis dropped) and
-// broadcast batch axes. One cblas_sgemm per batch item, or one for all when B has no batch axes
+// broadcast batch axes. One GEMM (zf_sgemm) per batch item, or one for all when B has no batch axes
 // (A's batch folds into its rows: the common "x @ W" of exported linear layers).
 //
 //   zf_matmul_params p;
