@@ -71,6 +71,8 @@ static const char OCCLUDE_HELP[] =
     "  --shard K/N          only the K-th of N deterministic slices of the inputs (K = 1..N), for\n"
     "                       splitting a batch across machines; merge with `zfviz report`\n"
     "  --naive              run every position through the whole network (slow; for checking)\n"
+    "  --no-winograd        incremental 3x3 convolutions as im2col + GEMM instead of Winograd\n"
+    "                       F(4x4,3x3) (same map up to float rounding; for comparisons)\n"
     "  --approx             approximate: a coarse grid first (stride 2S), then exact positions only\n"
     "                       where the coarse map is strongest (Krypton's drill-down); labelled so\n"
     "  --batch B            positions per batch (default: automatic)\n"
@@ -289,7 +291,7 @@ static void clean_stale_temps(const char *dir) {
 typedef struct settings {
     const char *model_path, *out_dir, *labels_path, *spec, *fill_spec, *target_spec, *layer_name, *cmap_name;
     long long patch, stride, unit, batch, threads, jobs, shard_k, shard_n, size_h, size_w;
-    int report, naive, approx, quiet, explain, per_layer;
+    int report, naive, approx, quiet, explain, per_layer, no_winograd;
     zf_fill fill;
     double fill_num;
     zf_colormap cmap;
@@ -594,6 +596,7 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
     o.fill = s->fill;
     o.batch = (int)s->batch;
     o.naive = s->naive;
+    o.no_winograd = s->no_winograd;
     o.approx = s->approx;
     o.unit = s->unit;
     o.layer = -1;
@@ -791,6 +794,7 @@ int cmd_occlude(int argc, char **argv) {
             if (!strcmp(a, "--explain")) { s.explain = 1; continue; }
             if (!strcmp(a, "--per-layer")) { s.per_layer = 1; continue; }
             if (!strcmp(a, "--naive")) { s.naive = 1; continue; }
+            if (!strcmp(a, "--no-winograd")) { s.no_winograd = 1; continue; }
             if (!strcmp(a, "--approx")) { s.approx = 1; continue; }
             if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { s.quiet = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);

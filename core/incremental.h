@@ -5,7 +5,7 @@
 //
 //   zf_inc *inc = NULL;                       // m: a model whose clean forward has been run
 //   int64_t ys[] = {0, 8, 16}, xs[] = {0, 8, 16};
-//   if (zf_inc_create(&inc, m, 16, ys, 3, xs, 3, 32, 32, &err)) return err.code;
+//   if (zf_inc_create(&inc, m, 16, ys, 3, xs, 3, 32, 32, 0, &err)) return err.code;
 //   int iy[16], ix[16];  ... positions of the batch as indices into ys / xs ...
 //   zf_inc_run(inc, nb, iy, ix, baseline, &err);        // baseline (C,H,W): what the square shows
 //   const float *y = zf_inc_output(inc, m->outputs[0], p, &err);   // position p's output
@@ -32,11 +32,15 @@ typedef struct zf_inc zf_inc;
 // border: the square is clipped to the image). patch_h x patch_w: the square. B: positions per batch.
 // The model must have one (1,C,H,W) float input; its clean forward need not have run yet (only
 // shapes are read here), but must have run before zf_inc_run.
+// flags: ZF_INC_NO_WINOGRAD runs 3x3 convolutions as im2col + GEMM instead of Winograd F(4x4, 3x3)
+// (core/winograd.h; same results up to rounding; for comparisons). The Winograd filters are
+// transformed here from the model's weights, which must not change during the plan's life.
+#define ZF_INC_NO_WINOGRAD 1u
 int zf_inc_create(zf_inc **out, zf_model *m, int B, const int64_t *starts_y, int ny, const int64_t *starts_x, int nx,
-                  int patch_h, int patch_w, zf_error *err);
+                  int patch_h, int patch_w, unsigned flags, zf_error *err);
 // Bytes zf_inc_create would allocate for batch B (to choose B within a memory budget).
 int zf_inc_bytes(size_t *bytes, zf_model *m, int B, const int64_t *starts_y, int ny, const int64_t *starts_x, int nx,
-                 int patch_h, int patch_w, zf_error *err);
+                 int patch_h, int patch_w, unsigned flags, zf_error *err);
 // Runs nb <= B positions: position p has its square at (starts_y[iy[p]], starts_x[ix[p]]), showing
 // baseline (C,H,W) inside it and the clean input outside.
 int zf_inc_run(zf_inc *inc, int nb, const int *iy, const int *ix, const float *baseline, zf_error *err);

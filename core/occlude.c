@@ -34,6 +34,8 @@ struct zf_occluder {
     int *biy;                   // 2*B: a batch's position indices
 };
 
+static unsigned inc_flags(const zf_occluder *oc) { return oc->o.no_winograd ? ZF_INC_NO_WINOGRAD : 0u; }
+
 zf_occlude_opts zf_occlude_defaults(void) {
     zf_occlude_opts o;
     memset(&o, 0, sizeof o);
@@ -183,16 +185,17 @@ int zf_occlude_create(zf_occluder **out, zf_model *m, const zf_occlude_opts *o, 
         int B = o->batch > 0 ? o->batch : o->approx ? 64 : 128;
         if (B > npos) B = (int)npos;
         size_t budget = o->max_bytes ? o->max_bytes : ((size_t)2 << 30);
+        const unsigned flags = inc_flags(oc);
         if (o->batch <= 0)
             for (;;) {
                 size_t bytes = 0;
-                if ((rc = zf_inc_bytes(&bytes, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, err))) goto fail;
+                if ((rc = zf_inc_bytes(&bytes, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, flags, err))) goto fail;
                 if (bytes <= budget || B == 1) break;
                 B /= 2;
             }
         oc->B = B;
         if (!(oc->biy = zf_malloc((size_t)B * 2 * sizeof(int), err))) goto fail;
-        if ((rc = zf_inc_create(&oc->inc, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, err))) goto fail;
+        if ((rc = zf_inc_create(&oc->inc, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, flags, err))) goto fail;
         if (o->profile) zf_inc_set_profile(oc->inc, o->profile);
     } else {
         oc->B = 1;
@@ -576,7 +579,7 @@ int zf_occlude_at(zf_occluder *oc, int y, int x, zf_occlude_point *pt, zf_error 
             return ZF_ERR_RUNTIME;
         for (int i = 0; i < ny; i++) oc->one_ys[i] = i - (P - 1);
         for (int j = 0; j < nx; j++) oc->one_xs[j] = j - (P - 1);
-        if (zf_inc_create(&oc->one, oc->m, 1, oc->one_ys, ny, oc->one_xs, nx, P, P, err)) return err->code;
+        if (zf_inc_create(&oc->one, oc->m, 1, oc->one_ys, ny, oc->one_xs, nx, P, P, inc_flags(oc), err)) return err->code;
     }
     int iy = y + P - 1, ix = x + P - 1;
     if (zf_inc_run(oc->one, 1, &iy, &ix, oc->baseline, err)) return err->code;

@@ -39,6 +39,7 @@ typedef struct zf_occlude_opts {
     int batch;              // positions per batch; 0: automatic (128, 64 with approx; within max_bytes)
     size_t max_bytes;       // memory for batch buffers; 0: 2 GB
     int naive;              // run every position through the whole network (the slow, simple path)
+    int no_winograd;        // incremental 3x3 convolutions as im2col + GEMM, not Winograd (comparisons)
     int64_t target;         // class index; -1: the top class on the clean input
     int layer;              // value index of a feature map to measure (zf_model_find); -1: none
     int64_t unit;           // its channel; -1: the map holding the layer's largest clean activation

@@ -99,6 +99,11 @@ static void random_input(zf_tensor *x, const int64_t *dims, uint64_t seed) {
                 d[(c * H + y) * W + xx] = (float)(sin(0.3 * y + c) * cos(0.2 * xx) + 0.5 * zf_rng_normal(&r));
 }
 
+static void count_wino(void *ctx, const char *text) { *(int *)ctx += strstr(text, "Winograd") != NULL; }
+
+// Layers of the last incremental plan checked that ran as Winograd F(4x4,3x3) (core/winograd.c).
+static int last_wino;
+
 // Incremental vs naive on one model; patch/stride given; returns 0 when they match.
 static int check_model(zf_model *m, const char *name, int patch, int stride, const char *layer, zf_fill fill, int batch) {
     zf_error err = {0};
@@ -125,9 +130,11 @@ static int check_model(zf_model *m, const char *name, int patch, int stride, con
         CHECK(0, "%s naive: %s", name, err.msg);
         goto done;
     }
+    last_wino = 0;
+    zf_occlude_describe(inc, count_wino, &last_wino);
     printf("%s: %dx%d input, patch %d stride %d, %dx%d positions, batch %d: incremental %.3fs, naive %.3fs, "
-           "%.2fx fewer flops\n", name, ri.H, ri.W, ri.patch, ri.stride, ri.ny, ri.nx, ri.batch, ri.seconds, rn.seconds,
-           ri.flops_incremental > 0 ? ri.flops_full / ri.flops_incremental : 0);
+           "%.2fx fewer flops, %d layers as Winograd\n", name, ri.H, ri.W, ri.patch, ri.stride, ri.ny, ri.nx, ri.batch,
+           ri.seconds, rn.seconds, ri.flops_incremental > 0 ? ri.flops_full / ri.flops_incremental : 0, last_wino);
     int64_t hw = (int64_t)ri.H * ri.W, np = (int64_t)ri.ny * ri.nx;
     char what[128];
     snprintf(what, sizeof what, "%s prob map", name);
@@ -179,11 +186,14 @@ static void test_builders(void) {
         int size, patch, stride;
         const char *layer;
         zf_fill fill;
+        int min_wino;           // layers that must run as Winograd (the plan's box sizes decide)
     } cases[] = {
         {"lenet", 0.5, 28, 6, 3, "conv2", ZF_FILL_GRAY},
         {"alexnet", 0.0625, 99, 20, 9, "conv5", ZF_FILL_VALUE},
         {"zfnet", 0.0625, 80, 16, 6, "conv5", ZF_FILL_GRAY},
-        {"vgg16", 0.0625, 48, 10, 5, "conv4_3", ZF_FILL_MEAN},
+        // The benchmark's geometry (patch 32 at 224): conv3-conv5 boxes of 7x7, 9x9, 11x11.
+        {"zfnet", 0.0625, 224, 32, 48, "conv5", ZF_FILL_GRAY, 3},
+        {"vgg16", 0.0625, 48, 10, 5, "conv4_3", ZF_FILL_MEAN, 1},
         {"googlenet", 0.0625, 64, 16, 10, "inception_4a", ZF_FILL_BLUR},
         {"resnet50", 0.0625, 48, 12, 8, NULL, ZF_FILL_ZERO},
         {"densenet121", 0.0625, 40, 10, 8, NULL, ZF_FILL_GRAY},
@@ -204,6 +214,8 @@ static void test_builders(void) {
             const char *layer = cases[i].layer && zf_model_find(&m, cases[i].layer) >= 0 ? cases[i].layer : NULL;
             CHECK(!cases[i].layer || layer, "%s: no layer %s", cases[i].arch, cases[i].layer);
             check_model(&m, cases[i].arch, cases[i].patch, cases[i].stride, layer, cases[i].fill, i % 2 ? 7 : 0);
+            CHECK(last_wino >= cases[i].min_wino, "%s at %d: %d layers ran as Winograd, expected at least %d",
+                  cases[i].arch, cases[i].size, last_wino, cases[i].min_wino);
         }
         zf_model_free(&m);
         zf_onnx_free(&om);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "core/ops/conv.h"
 #include "core/ops/conv_transpose.h"
+#include "core/winograd.h"
 #include "core/ops/maxpool.h"
 #include "core/ops/averagepool.h"
 #include "core/ops/globalpool.h"
@@ -741,12 +742,103 @@ static void test_messages(void) {
     expect_shape_error("gemm K", &zf_op_gemm, &gp, v, 2, "gives K = 3 but B gives K = 4");
 }
 
+// --- Winograd F(4x4, 3x3) (core/winograd.c) against the same double reference ---------------------
+
+static void run_wino(const conv_case *cc, zf_pool *pool) {
+    conv_case full = *cc;
+    full.group = 1; full.kh = full.kw = 3; full.sh = full.sw = full.dh = full.dw = 1;
+    const conv_case *c = &full;
+    zf_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.group = 1;
+    p.attrs.n_pads = 4;
+    p.attrs.pads[0] = c->pt; p.attrs.pads[1] = c->pl; p.attrs.pads[2] = c->pb; p.attrs.pads[3] = c->pr;
+    int64_t x[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->K, c->C, 3, 3};
+    zf_error err = {0};
+    if (zf_conv_setup(&p, x, wd, &err)) {
+        printf("FAIL winograd setup: %s\n", err.msg);
+        failures++;
+        return;
+    }
+    checks++;
+    if (!zf_wino_applies(&p)) {
+        printf("FAIL winograd: does not apply to N%lld C%lld %lldx%lld K%lld\n", (long long)c->N, (long long)c->C,
+               (long long)c->H, (long long)c->W, (long long)c->K);
+        failures++;
+        return;
+    }
+    int64_t nin = c->N * c->C * c->H * c->W, nw = c->K * c->C * 9, nout = c->N * c->K * p.OH * p.OW;
+    float *in = xmalloc(nin * sizeof(float)), *w = xmalloc(nw * sizeof(float)), *b = xmalloc(c->K * sizeof(float));
+    float *U = xmalloc(zf_wino_filter_bytes(&p)), *scratch = xmalloc(zf_wino_scratch_bytes(&p));
+    float *out = xmalloc((nout + 16) * sizeof(float));
+    double *want = xmalloc(nout * sizeof(double));
+    fill(in, nin); fill(w, nw); fill(b, c->K);
+    out[nout] = 12345.0f;   // a sentinel past the end: masked lanes must not write there
+    ref_conv(want, in, w, c->bias ? b : NULL, c, p.OH, p.OW, p.ph, p.pw);
+    zf_wino_filters(U, w, &p, pool);
+    zf_wino_forward(out, scratch, in, U, c->bias ? b : NULL, &p, pool);
+    // Rounding of the transforms: relative to the outputs' scale, not to each (possibly tiny) value.
+    double scale = 0;
+    for (int64_t i = 0; i < nout; i++) scale = fmax(scale, fabs(want[i]));
+    char name[160];
+    snprintf(name, sizeof name, "winograd N%lld C%lld %lldx%lld K%lld pads %lld,%lld,%lld,%lld", (long long)c->N,
+             (long long)c->C, (long long)c->H, (long long)c->W, (long long)c->K, (long long)c->pt, (long long)c->pl,
+             (long long)c->pb, (long long)c->pr);
+    compare(name, out, want, nout, 2e-5 * scale, 0);
+    checks++;
+    if (out[nout] != 12345.0f) {
+        printf("FAIL %s: wrote past the output\n", name);
+        failures++;
+    }
+    free(in); free(w); free(b); free(U); free(scratch); free(out); free(want);
+}
+
+static void test_winograd(zf_pool *pool) {
+    // ZFNet conv4's incremental box (11x11 region, no padding), a padded VGG-like layer, odd sizes.
+    conv_case fixed[] = {
+        {.N = 5, .C = 24, .H = 11, .W = 11, .K = 32, .bias = 1},
+        {.N = 1, .C = 16, .H = 13, .W = 13, .K = 16, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .bias = 1},
+        {.N = 3, .C = 17, .H = 9, .W = 14, .K = 20, .pt = 1, .pl = 0, .pb = 2, .pr = 1},
+        {.N = 2, .C = 16, .H = 5, .W = 5, .K = 16, .bias = 1},
+        {.N = 40, .C = 16, .H = 6, .W = 6, .K = 16, .bias = 1},   // many tiles: more than one vector
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) run_wino(&fixed[i], pool);
+    for (int r = 0; r < 8; r++) {
+        conv_case c = {.N = rnd(1, 4), .C = rnd(16, 40), .K = rnd(16, 40), .bias = (int)rnd(0, 1)};
+        c.pt = rnd(0, 1); c.pl = rnd(0, 1); c.pb = rnd(0, 2); c.pr = rnd(0, 2);
+        c.H = rnd(4, 20); c.W = rnd(4, 20);
+        zf_conv_params p;
+        memset(&p, 0, sizeof p);
+        p.group = 1;
+        p.attrs.n_pads = 4;
+        p.attrs.pads[0] = c.pt; p.attrs.pads[1] = c.pl; p.attrs.pads[2] = c.pb; p.attrs.pads[3] = c.pr;
+        int64_t x[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.K, c.C, 3, 3};
+        zf_error err = {0};
+        if (zf_conv_setup(&p, x, wd, &err) || !zf_wino_applies(&p)) { r--; continue; }
+        run_wino(&c, rnd(0, 1) ? pool : NULL);
+    }
+    // Where it must not apply: stride 2, 5x5, few channels, outputs wasting most of a 4x4 block.
+    zf_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.group = 1;
+    zf_error err = {0};
+    int64_t x1[4] = {1, 32, 9, 9}, w1[4] = {32, 32, 5, 5}, x2[4] = {1, 8, 9, 9}, w2[4] = {32, 8, 3, 3};
+    int64_t x3[4] = {1, 32, 7, 7}, w3[4] = {32, 32, 3, 3};
+    checks++;
+    if (zf_conv_setup(&p, x1, w1, &err) || zf_wino_applies(&p) || zf_conv_setup(&p, x2, w2, &err) ||
+        zf_wino_applies(&p) || zf_conv_setup(&p, x3, w3, &err) || zf_wino_applies(&p)) {   // 5x5 out: 1.56x
+        printf("FAIL winograd applies where it should not (or setup failed: %s)\n", err.msg);
+        failures++;
+    }
+}
+
 int main(void) {
     zf_pool *pool = zf_pool_create(3);   // more threads than this machine may have cores: still correct
     if (!pool) { printf("FAIL cannot create the thread pool\n"); return 1; }
     test_parallel(pool);
     test_conv(pool);
     test_convt(pool);
+    test_winograd(pool);
     test_pools(pool);
     test_global(pool);
     test_lrn(pool);
