@@ -77,10 +77,13 @@ typedef struct inode {
     int rh, rw;                 // KERNEL: region size
     int nfeed;
     feed *feeds;                // one per input slot at most
-    int wino;                   // KERNEL conv run as Winograd F(4x4, 3x3)
+    int wino;                   // KERNEL conv run as Winograd F(4x4, 3x3): 1 directly, 2 on the
+                                // input's four stride-2 phases (a 5x5 or 6x6 stride-2 kernel)
+    zf_conv_params wp;          // the convolution Winograd runs (phases: 4C channels, 3x3, stride 1)
     size_t sw_count;            // KERNEL max pool: switches of the batch (the kernel's fast path
                                 // records them; the plan does not read them)
     float *wino_U;              // its transformed filters
+    float *phases;              // wino 2: the regions' phases (B, 4C, OH + 2, OW + 2)
     double flops_inc, flops_full;   // per position
 } inode;
 
@@ -422,14 +425,34 @@ static int plan_kernel(zf_inc *inc, int ni, inode *in, zf_error *err) {
     if (in->kind == K_AVG) return 0;   // our own kernel (divisors from global coordinates)
     if (reshape_fake(inc, in, n)) return zf_fail(err, ZF_ERR_RUNTIME, "%s: node '%s' (%s): internal error planning the box", inc->m->path,
                           n->name, n->op->type);
-    // 3x3 stride-1 convolutions with constant weights: Winograd, the filters transformed once here
-    // (multiplies of the boxes' convolutions cut 2.2-3.4x on ZFNet's conv3-conv5, VGG's layers).
+    // Convolutions with constant weights as Winograd F(4x4, 3x3), the filters transformed once here:
+    // 3x3 stride 1 directly (multiplies of ZFNet's conv3-conv5 boxes cut 2.2-3.4x), 5x5 or 6x6
+    // stride 2 as a 3x3 stride-1 convolution over the input's four phases (x[2i+p][2j+q] for
+    // p, q in {0, 1}: 4C channels, the kernel split likewise; ZFNet's conv2: 2.8x fewer).
     const zf_conv_params *fp = in->fake.params;
     if (in->kind == K_CONV && !(inc->flags & ZF_INC_NO_WINOGRAD) && in_is_const(inc, n, 1) &&
-        (n->n_in < 3 || in_is_const(inc, n, 2)) && zf_wino_applies(fp)) {
-        in->wino = 1;   // the filters are transformed by build() unless dry
-        inc->wino_bytes += (zf_wino_filter_bytes(fp) + 63) & ~(size_t)63;
-        if (zf_wino_scratch_bytes(fp) > inc->scratch_bytes) inc->scratch_bytes = zf_wino_scratch_bytes(fp);
+        (n->n_in < 3 || in_is_const(inc, n, 2))) {
+        if (zf_wino_applies(fp)) {
+            in->wino = 1;
+            in->wp = *fp;
+        } else if (fp->group == 1 && fp->sh == 2 && fp->sw == 2 && fp->dh == 1 && fp->dw == 1 && fp->kh >= 5 &&
+                   fp->kh <= 6 && fp->kw >= 5 && fp->kw <= 6) {
+            zf_conv_params q;
+            memset(&q, 0, sizeof q);
+            q.group = 1;
+            int64_t xd[4] = {fp->N, 4 * fp->C, fp->OH + 2, fp->OW + 2}, wd[4] = {fp->K, 4 * fp->C, 3, 3};
+            zf_error e = {0};
+            if (!zf_conv_setup(&q, xd, wd, &e) && q.OH == fp->OH && q.OW == fp->OW && zf_wino_applies(&q)) {
+                in->wino = 2;
+                in->wp = q;
+                size_t ph = ALIGN16((size_t)xd[0] * (size_t)(xd[1] * xd[2] * xd[3])) * sizeof(float);
+                inc->wino_bytes += ph;   // the phases of the batch's regions
+            }
+        }
+    }
+    if (in->wino) {   // the filters are transformed by build() unless dry
+        inc->wino_bytes += (zf_wino_filter_bytes(&in->wp) + 63) & ~(size_t)63;
+        if (zf_wino_scratch_bytes(&in->wp) > inc->scratch_bytes) inc->scratch_bytes = zf_wino_scratch_bytes(&in->wp);
     }
     if (in->kind == K_MAX) {
         in->sw_count = ALIGN16((size_t)inc->B * (size_t)(y->C * y->h * y->w));
@@ -593,6 +616,7 @@ void zf_inc_free(zf_inc *inc) {
             free(inc->nd[i].fake.params);
             free(inc->nd[i].feeds);
             free(inc->nd[i].wino_U);
+            free(inc->nd[i].phases);
             free(inc->nd[i].fake.switches);
         }
     free(inc->iv);
@@ -700,12 +724,30 @@ static int build(zf_inc **out, zf_model *m, int B, const int64_t *sy, int ny, co
             goto fail;
         }
         if (!in->wino) continue;
-        const zf_conv_params *fp = in->fake.params;
-        if (!(in->wino_U = aligned_alloc(64, (zf_wino_filter_bytes(fp) + 63) & ~(size_t)63))) {
+        const zf_conv_params *fp = in->fake.params, *q = &in->wp;
+        const float *w = zf_f32(clean_t(inc, m->nodes[i].in[1]));
+        float *wsplit = NULL;
+        if (!(in->wino_U = aligned_alloc(64, (zf_wino_filter_bytes(q) + 63) & ~(size_t)63)) ||
+            (in->wino == 2 && (!(wsplit = malloc((size_t)(q->K * q->C * 9) * sizeof(float))) ||
+                               !(in->phases = aligned_alloc(64, ALIGN16((size_t)(q->N * q->C * q->H * q->W)) * sizeof(float)))))) {
+            free(wsplit);
             rc = zf_fail(err, ZF_ERR_RUNTIME, "occlusion: out of memory (%zu MB of Winograd filters)", inc->wino_bytes >> 20);
             goto fail;
         }
-        zf_wino_filters(in->wino_U, zf_f32(clean_t(inc, m->nodes[i].in[1])), fp, m->pool);
+        if (in->wino == 2) {   // w (K, C, kh, kw) -> (K, 4C, 3, 3): tap (a, b) of phase (p, r) is w[.][.][2a+p][2b+r]
+            for (int64_t k = 0; k < q->K; k++)
+                for (int64_t ph = 0; ph < 4; ph++)
+                    for (int64_t c = 0; c < fp->C; c++)
+                        for (int64_t a = 0; a < 3; a++)
+                            for (int64_t b = 0; b < 3; b++) {
+                                const int64_t y = 2 * a + ph / 2, x = 2 * b + ph % 2;
+                                wsplit[((k * q->C + ph * fp->C + c) * 3 + a) * 3 + b] =
+                                    y < fp->kh && x < fp->kw ? w[((k * fp->C + c) * fp->kh + y) * fp->kw + x] : 0.0f;
+                            }
+            w = wsplit;
+        }
+        zf_wino_filters(in->wino_U, w, q, m->pool);
+        free(wsplit);
     }
     if ((total && !(inc->arena = aligned_alloc(64, total * sizeof(float)))) ||
         (feed_max && !(inc->feeds = aligned_alloc(64, feed_max * sizeof(float)))) ||
@@ -928,6 +970,31 @@ static void avg_planes(void *vc, int64_t q0, int64_t q1) {
     }
 }
 
+// Plane (n, ph*C + c) of the phases: x[n][c][2i + ph/2][2j + ph%2], zero past the region (those
+// taps have zero weights; the zeros keep them from carrying garbage into the sums).
+typedef struct {
+    float *dst;
+    const float *x;
+    const zf_conv_params *p, *q;   // the convolution on x; the one on the phases
+} phase_ctx;
+
+static void phase_planes(void *vc, int64_t i0, int64_t i1) {
+    const phase_ctx *c = vc;
+    const int64_t C = c->p->C, H = c->p->H, W = c->p->W, PH = c->q->H, PW = c->q->W;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t n = i / c->q->C, ph = i % c->q->C / C, ch = i % C, oy = ph / 2, ox = ph % 2;
+        const float *src = c->x + (n * C + ch) * H * W;
+        float *d = c->dst + i * PH * PW;
+        for (int64_t y = 0; y < PH; y++) {
+            const int64_t sy = 2 * y + oy;
+            for (int64_t x = 0; x < PW; x++) {
+                const int64_t sx = 2 * x + ox;
+                d[y * PW + x] = sy < H && sx < W ? src[sy * W + sx] : 0.0f;
+            }
+        }
+    }
+}
+
 static int run_node(zf_inc *inc, int ni, zf_error *err) {
     zf_model *m = inc->m;
     const zf_node *n = &m->nodes[ni];
@@ -959,7 +1026,13 @@ static int run_node(zf_inc *inc, int ni, zf_error *err) {
         }
         if (in->wino_U) {
             const float *bias = n->n_in > 2 && n->in[2] >= 0 ? zf_f32(clean_t(inc, n->in[2])) : NULL;
-            zf_wino_forward(y->buf, inc->scratch, in->feeds[0].buf, in->wino_U, bias, in->fake.params, inc->ex.pool);
+            const float *x = in->feeds[0].buf;
+            if (in->wino == 2) {
+                phase_ctx pc = {in->phases, x, in->fake.params, &in->wp};
+                zf_parallel_for(inc->ex.pool, in->wp.N * in->wp.C, phase_planes, &pc);
+                x = in->phases;
+            }
+            zf_wino_forward(y->buf, inc->scratch, x, in->wino_U, bias, &in->wp, inc->ex.pool);
             return 0;
         }
         break;
@@ -1119,7 +1192,7 @@ void zf_inc_describe(const zf_inc *inc, void (*line)(void *ctx, const char *text
         if (y && y->kind == IV_BOX)
             snprintf(buf, sizeof buf, "%-24s %-18s %-13s box %dx%d of %lldx%lld%s", n->name, n->op->type,
                      mode_names[in->mode], y->h, y->w, (long long)y->H, (long long)y->W,
-                     in->wino ? ", Winograd F(4x4,3x3)" : "");
+                     in->wino == 1 ? ", Winograd F(4x4,3x3)" : in->wino == 2 ? ", Winograd F(4x4,3x3) on 4 phases" : "");
         else
             snprintf(buf, sizeof buf, "%-24s %-18s %-13s", n->name, n->op->type, mode_names[in->mode]);
         line(ctx, buf);

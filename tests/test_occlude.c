@@ -191,8 +191,8 @@ static void test_builders(void) {
         {"lenet", 0.5, 28, 6, 3, "conv2", ZF_FILL_GRAY},
         {"alexnet", 0.0625, 99, 20, 9, "conv5", ZF_FILL_VALUE},
         {"zfnet", 0.0625, 80, 16, 6, "conv5", ZF_FILL_GRAY},
-        // The benchmark's geometry (patch 32 at 224): conv3-conv5 boxes of 7x7, 9x9, 11x11.
-        {"zfnet", 0.0625, 224, 32, 48, "conv5", ZF_FILL_GRAY, 3},
+        // The benchmark's geometry (patch 32 at 224): conv2 on its phases, conv3-conv5 boxes of 7x7 to 11x11.
+        {"zfnet", 0.0625, 224, 32, 48, "conv5", ZF_FILL_GRAY, 4},
         {"vgg16", 0.0625, 48, 10, 5, "conv4_3", ZF_FILL_MEAN, 1},
         {"googlenet", 0.0625, 64, 16, 10, "inception_4a", ZF_FILL_BLUR},
         {"resnet50", 0.0625, 48, 12, 8, NULL, ZF_FILL_ZERO},
