@@ -10,7 +10,7 @@
 // image size, at image borders or past the end of the output, need no special case (masked lanes).
 #include <stdint.h>
 #include <string.h>
-#if defined(__AVX2__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 #include "winograd.h"
@@ -49,7 +49,7 @@ static int64_t block_tiles(const zf_conv_params *p) {
     if (tb < WL) tb = WL;
     const int64_t nblocks = (nt + tb - 1) / tb;
     tb = (nt + nblocks - 1) / nblocks;
-    return (tb + WL - 1) / WL * WL;
+    return (tb + 2 * WL - 1) / (2 * WL) * (2 * WL);   // whole pairs of vectors (in_range)
 }
 
 size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
@@ -178,40 +178,58 @@ typedef struct {
 static void in_range(void *vc, int64_t i0, int64_t i1) {
     const in_ctx *c = vc;
     const zf_conv_params *p = c->p;
-    const int64_t W = p->W, HW = p->H * p->W, C = p->C;
-    lanes l;
+    const int64_t W = p->W, HW = p->H * p->W, C = p->C, npairs = c->nvec / 2;
+    lanes l[2];
     int64_t have = -1;
     for (int64_t it = i0; it < i1; it++) {
-        // Consecutive items: consecutive vectors of the same channels, so the stores into V run
-        // along its rows (a vector fills half a cache line).
-        const int64_t vec = it % c->nvec, c0 = it / c->nvec * CH_PER_ITEM, c1 = c0 + CH_PER_ITEM < C ? c0 + CH_PER_ITEM : C;
-        if (vec != have) {
-            lanes_at(&l, c->t0 + vec * WL, c->nt, p);
-            have = vec;
+        // An item: two vectors (16 tiles: a whole cache line of each row of V) and a few channels.
+        // Consecutive items: consecutive pairs of the same channels.
+        const int64_t pair = it % npairs, c0 = it / npairs * CH_PER_ITEM, c1 = c0 + CH_PER_ITEM < C ? c0 + CH_PER_ITEM : C;
+        if (pair != have) {
+            lanes_at(&l[0], c->t0 + pair * 2 * WL, c->nt, p);
+            lanes_at(&l[1], c->t0 + pair * 2 * WL + WL, c->nt, p);
+            have = pair;
         }
         for (int64_t ch = c0; ch < c1; ch++) {
             // The gathers wait for their slowest lane: the next channel's rows are fetched ahead.
-            for (int e = 0; e < 2; e++) {
-                const float *r = c->in + l.pf[e] + (ch + 1) * HW;
-                const int64_t len = 6 * W < HW ? 6 * W : HW;
+            for (int e = 0; e < 4; e++) {
+                const float *r = c->in + l[e / 2].pf[e % 2] + (ch + 1) * HW;
+                const int64_t len = HW <= 1024 ? HW : 6 * W < HW ? 6 * W : HW;   // small planes whole
                 if (ch + 1 < C)
                     for (int64_t f = 0; f < len; f += 16) __builtin_prefetch(r + f);
             }
-            v8f t[6][6];   // t[j][a] = (B^T d)[a][j]
-            for (int j = 0; j < 6; j++) {
-                v8f d[6];
-                for (int i = 0; i < 6; i++) d[i] = gather8(c->in, l.in, (int32_t)(ch * HW + i * W + j), l.row[i] & l.col[j]);
-                BT6(t[j], d);
+            v8f o[2][36];
+            for (int h = 0; h < 2; h++) {
+                v8f t[6][6];   // t[j][a] = (B^T d)[a][j]
+                for (int j = 0; j < 6; j++) {
+                    v8f d[6];
+                    for (int i = 0; i < 6; i++)
+                        d[i] = gather8(c->in, l[h].in, (int32_t)(ch * HW + i * W + j), l[h].row[i] & l[h].col[j]);
+                    BT6(t[j], d);
+                }
+                for (int a = 0; a < 6; a++) {
+                    v8f r[6];
+                    for (int j = 0; j < 6; j++) r[j] = t[j][a];
+                    BT6((o[h] + a * 6), r);
+                }
             }
-            float *v = c->V + ch * c->tb + vec * WL;
-            for (int a = 0; a < 6; a++) {
-                v8f r[6], o[6];
-                for (int j = 0; j < 6; j++) r[j] = t[j][a];
-                BT6(o, r);
-                for (int b = 0; b < 6; b++) memcpy(v + (a * 6 + b) * c->pv, &o[b], sizeof o[b]);
+            // V is written once and read by the GEMMs: streaming stores, whole lines, no reads for
+            // ownership (these stalled the transform on every line).
+            float *v = c->V + ch * c->tb + pair * 2 * WL;
+            for (int xi = 0; xi < 36; xi++) {
+#if defined(__AVX__)
+                _mm256_stream_ps(v + xi * c->pv, (__m256)o[0][xi]);
+                _mm256_stream_ps(v + xi * c->pv + WL, (__m256)o[1][xi]);
+#else
+                memcpy(v + xi * c->pv, &o[0][xi], sizeof o[0][xi]);
+                memcpy(v + xi * c->pv + WL, &o[1][xi], sizeof o[1][xi]);
+#endif
             }
         }
     }
+#if defined(__AVX__)
+    _mm_sfence();   // the streaming stores are seen by the GEMMs' threads
+#endif
 }
 
 // --- outputs: M[xi] (K, tb) -> out ------------------------------------------------------------------
@@ -228,46 +246,69 @@ typedef struct {
 static void out_range(void *vc, int64_t i0, int64_t i1) {
     const out_ctx *c = vc;
     const zf_conv_params *p = c->p;
-    const int64_t K = p->K, OW = p->OW, OHW = p->OH * p->OW;
-    lanes l;
+    const int64_t K = p->K, OW = p->OW, OHW = p->OH * p->OW, npairs = c->nvec / 2;
+    lanes l[2];
     int64_t have = -1;
     for (int64_t it = i0; it < i1; it++) {
-        const int64_t vec = it % c->nvec, k0 = it / c->nvec * K_PER_ITEM, k1 = k0 + K_PER_ITEM < K ? k0 + K_PER_ITEM : K;
-        if (vec != have) {
-            lanes_at(&l, c->t0 + vec * WL, c->nt, p);
-            have = vec;
+        // Two vectors per item, as in in_range: whole cache lines of M.
+        const int64_t pair = it % npairs, k0 = it / npairs * K_PER_ITEM, k1 = k0 + K_PER_ITEM < K ? k0 + K_PER_ITEM : K;
+        if (pair != have) {
+            lanes_at(&l[0], c->t0 + pair * 2 * WL, c->nt, p);
+            lanes_at(&l[1], c->t0 + pair * 2 * WL + WL, c->nt, p);
+            have = pair;
         }
         for (int64_t k = k0; k < k1; k++) {
-            const float *m = c->M + k * c->tb + vec * WL;
-            v8f s[6][4];   // s[b][y] = (A^T m)[y][b]
-            for (int b = 0; b < 6; b++) {
-                v8f col[6];
-                for (int a = 0; a < 6; a++) memcpy(&col[a], m + (a * 6 + b) * c->pm, sizeof col[a]);
-                AT6(s[b], col);
-            }
+            const float *mk = c->M + k * c->tb + pair * 2 * WL;
+            if (k + 1 < k1)
+                for (int xi = 0; xi < 36; xi++) __builtin_prefetch(mk + c->tb + xi * c->pm);
             const float bias = c->b ? c->b[k] : 0.0f;
-            for (int y = 0; y < 4; y++) {
-                v8f r[6], o[4];
-                for (int b = 0; b < 6; b++) r[b] = s[b][y];
-                AT6(o, r);
-                float f[4][WL];
-                for (int x = 0; x < 4; x++) {
-                    const v8f t = o[x] + bias;
-                    memcpy(f[x], &t, sizeof t);
+            for (int h = 0; h < 2; h++) {
+                const float *m = mk + h * WL;
+                const lanes *lh = &l[h];
+                v8f s[6][4];   // s[b][y] = (A^T m)[y][b]
+                for (int b = 0; b < 6; b++) {
+                    v8f col[6];
+                    for (int a = 0; a < 6; a++) memcpy(&col[a], m + (a * 6 + b) * c->pm, sizeof col[a]);
+                    AT6(s[b], col);
                 }
-                // Each lane's row of 4 outputs (fewer at the output's right edge), lane by lane:
-                // AVX2 has no scatter, and the 4 stores of a lane go to one cache line.
-                for (unsigned rows = l.orow[y]; rows; rows &= rows - 1) {
-                    const int q = __builtin_ctz(rows);
-                    float *dst = c->out + l.out[q] + k * OHW + y * OW;
-                    dst[0] = f[0][q];
-                    if (l.ocol[1] >> q & 1) dst[1] = f[1][q];
-                    if (l.ocol[2] >> q & 1) dst[2] = f[2][q];
-                    if (l.ocol[3] >> q & 1) dst[3] = f[3][q];
+                for (int y = 0; y < 4; y++) {
+                    v8f r[6], o[4];
+                    for (int b = 0; b < 6; b++) r[b] = s[b][y];
+                    AT6(o, r);
+                    float f[4][WL];
+                    for (int x = 0; x < 4; x++) {
+                        const v8f t = o[x] + bias;
+                        memcpy(f[x], &t, sizeof t);
+                    }
+                    // Each lane's row of 4 outputs (fewer at the output's right edge), lane by lane:
+                    // AVX2 has no scatter, and the 4 stores of a lane go to one cache line.
+                    for (unsigned rows = lh->orow[y]; rows; rows &= rows - 1) {
+                        const int q = __builtin_ctz(rows);
+                        float *dst = c->out + lh->out[q] + k * OHW + y * OW;
+                        dst[0] = f[0][q];
+                        if (lh->ocol[1] >> q & 1) dst[1] = f[1][q];
+                        if (lh->ocol[2] >> q & 1) dst[2] = f[2][q];
+                        if (lh->ocol[3] >> q & 1) dst[3] = f[3][q];
+                    }
                 }
             }
         }
     }
+}
+
+// The 36 products of a block, whole products per thread: no split product packs V[xi] twice, and no
+// thread waits for another between them.
+typedef struct {
+    float *M;
+    const float *U, *V;
+    int64_t K, C, tb, pu, pv, pm;
+} gemm_ctx;
+
+static void gemm_range(void *vc, int64_t x0, int64_t x1) {
+    const gemm_ctx *c = vc;
+    for (int64_t xi = x0; xi < x1; xi++)
+        zf_sgemm(NULL, 0, 0, (int)c->K, (int)c->tb, (int)c->C, 1.0f, c->U + xi * c->pu, (int)c->C, c->V + xi * c->pv,
+                 (int)c->tb, 0.0f, c->M + xi * c->pm, (int)c->tb);
 }
 
 void zf_wino_forward(float *out, float *scratch, const float *in, const float *U, const float *b,
@@ -276,14 +317,13 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
     const int64_t pu = padded(K * C), pvmax = padded(C * tbmax);
     float *V = scratch, *M = scratch + 36 * pvmax;
     for (int64_t t0 = 0; t0 < nt; t0 += tbmax) {
-        const int64_t tb = nt - t0 < tbmax ? (nt - t0 + WL - 1) / WL * WL : tbmax, nvec = tb / WL;
+        const int64_t tb = nt - t0 < tbmax ? (nt - t0 + 2 * WL - 1) / (2 * WL) * (2 * WL) : tbmax, nvec = tb / WL;
         const int64_t pv = padded(C * tb), pm = padded(K * tb);
         in_ctx ic = {V, in, p, t0, nt, tb, nvec, pv};
-        zf_parallel_for(pool, nvec * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), in_range, &ic);
-        for (int xi = 0; xi < 36; xi++)
-            zf_sgemm(pool, 0, 0, (int)K, (int)tb, (int)C, 1.0f, U + xi * pu, (int)C, V + xi * pv, (int)tb, 0.0f,
-                     M + xi * pm, (int)tb);
+        zf_parallel_for(pool, nvec / 2 * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), in_range, &ic);
+        gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm};
+        zf_parallel_for(pool, 36, gemm_range, &gc);
         out_ctx oc = {out, M, b, p, t0, nt, tb, nvec, pm};
-        zf_parallel_for(pool, nvec * ((K + K_PER_ITEM - 1) / K_PER_ITEM), out_range, &oc);
+        zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), out_range, &oc);
     }
 }
