@@ -1,10 +1,12 @@
-// winograd.c: F(4x4, 3x3) convolution (see winograd.h).
+// winograd.c: F(4x4, 3x3) and F(3x3, 3x3) convolution (see winograd.h).
 //
-// With d a 6x6 input tile, g a 3x3 filter and Y its 4x4 outputs (Lavin & Gray 2016, sec. 4.2):
-//   Y = A^T [ (G g G^T) .* (B^T d B) ] A, the products summed over input channels, so for each of
-// the 36 positions xi of the transformed tile one GEMM: M[xi] (K, T) = U[xi] (K, C) * V[xi] (C, T)
-// over T tiles. Tiles (4x4 outputs at (4ty, 4tx), inputs from (4ty - ph, 4tx - pw)) are numbered
-// across the batch, image by image, row by row; a block of Tb tiles goes through at a time.
+// With d an n x n input tile (n = m + 2), g a 3x3 filter and Y its m x m outputs (Lavin & Gray 2016,
+// sec. 4.2): Y = A^T [ (G g G^T) .* (B^T d B) ] A, the products summed over input channels, so for
+// each of the n*n positions xi of the transformed tile one GEMM: M[xi] (K, T) = U[xi] (K, C) *
+// V[xi] (C, T) over T tiles. Tiles (m x m outputs at (m*ty, m*tx), inputs from (m*ty - ph, m*tx - pw))
+// are numbered across the batch, image by image, row by row; a block of Tb tiles goes through at a
+// time. m = 4 (36 multiplies for 16 outputs) unless 3 (25 for 9) wastes less on the output's size:
+// a 9x9 output is 3x3 tiles of 3 (225 multiplies per channel pair) or of 4 (324).
 // The transforms run 8 tiles at once, one tile per vector lane: the lanes gather their inputs
 // and scatter their outputs (AVX2 gathers, a scalar loop elsewhere), so tiles of any
 // image size, at image borders or past the end of the output, need no special case (masked lanes).
@@ -21,8 +23,15 @@
 #define BLOCK_BYTES ((size_t)24 << 20)   // V and M of one block of tiles
 typedef float v8f __attribute__((vector_size(32)));
 
-static int64_t tiles_h(const zf_conv_params *p) { return (p->OH + 3) / 4; }
-static int64_t tiles_w(const zf_conv_params *p) { return (p->OW + 3) / 4; }
+// Multiplies per channel pair for tiles of m outputs.
+static int64_t cost_m(const zf_conv_params *p, int64_t m) {
+    return (m + 2) * (m + 2) * ((p->OH + m - 1) / m) * ((p->OW + m - 1) / m);
+}
+// The tile size: m = 4 unless 3 costs fewer multiplies.
+static int64_t tile_m(const zf_conv_params *p) { return cost_m(p, 3) < cost_m(p, 4) ? 3 : 4; }
+static int64_t tiles_h(const zf_conv_params *p) { const int64_t m = tile_m(p); return (p->OH + m - 1) / m; }
+static int64_t tiles_w(const zf_conv_params *p) { const int64_t m = tile_m(p); return (p->OW + m - 1) / m; }
+static int64_t n2(const zf_conv_params *p) { return (tile_m(p) + 2) * (tile_m(p) + 2); }
 
 // Floats between the 36 matrices of U, V and M: their sizes are often multiples of 4 KB, and 36
 // streams 4 KB apart would share one L1 set.
@@ -32,20 +41,20 @@ int zf_wino_applies(const zf_conv_params *p) {
     if (p->group != 1 || p->kh != 3 || p->kw != 3 || p->sh != 1 || p->sw != 1 || p->dh != 1 || p->dw != 1 ||
         p->C < 16 || p->K < 16 || p->OH < 1 || p->OW < 1)
         return 0;
-    // Multiplies saved: 144 / 36 per whole block, less the blocks' parts past the output.
-    const double saved = 4.0 * (double)(p->OH * p->OW) / (double)(16 * tiles_h(p) * tiles_w(p));
+    // Multiplies saved against the direct form's 9 per output and channel pair.
+    const double saved = 9.0 * (double)(p->OH * p->OW) / (double)cost_m(p, tile_m(p));
     if (saved < 1.8) return 0;
     const double lim = 2147483647.0;   // gathers and scatters index with int32
     return (double)p->N * p->C * p->H * p->W < lim && (double)p->N * p->K * p->OH * p->OW < lim;
 }
 
-size_t zf_wino_filter_bytes(const zf_conv_params *p) { return (size_t)(36 * padded(p->K * p->C)) * sizeof(float); }
+size_t zf_wino_filter_bytes(const zf_conv_params *p) { return (size_t)(n2(p) * padded(p->K * p->C)) * sizeof(float); }
 
 // Tiles per block: a multiple of WL, V and M within BLOCK_BYTES, the tiles split evenly (a last
 // block of a few tiles would run its GEMMs far below peak).
 static int64_t block_tiles(const zf_conv_params *p) {
     const int64_t nt = p->N * tiles_h(p) * tiles_w(p);
-    int64_t tb = (int64_t)(BLOCK_BYTES / sizeof(float)) / (36 * (p->C + p->K));
+    int64_t tb = (int64_t)(BLOCK_BYTES / sizeof(float)) / (n2(p) * (p->C + p->K));
     if (tb < WL) tb = WL;
     const int64_t nblocks = (nt + tb - 1) / tb;
     tb = (nt + nblocks - 1) / nblocks;
@@ -54,7 +63,7 @@ static int64_t block_tiles(const zf_conv_params *p) {
 
 size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
     const int64_t tb = block_tiles(p);
-    return (size_t)(36 * (padded(p->C * tb) + padded(p->K * tb))) * sizeof(float);
+    return (size_t)(n2(p) * (padded(p->C * tb) + padded(p->K * tb))) * sizeof(float);
 }
 
 // --- the 1-D transforms -----------------------------------------------------------------------------
@@ -82,14 +91,47 @@ size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
         o[3] = s12 + 8.0f * s34 + m[5];                                                                \
     } while (0)
 
-// G g: G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
-static void g6(float o[6], float g0, float g1, float g2) {
-    o[0] = g0 / 4;
-    o[1] = -(g0 + g1 + g2) / 6;
-    o[2] = -(g0 - g1 + g2) / 6;
-    o[3] = g0 / 24 + g1 / 12 + g2 / 6;
-    o[4] = g0 / 24 - g1 / 12 + g2 / 6;
-    o[5] = g2;
+// F(3x3, 3x3), points 0, 1, -1, 2 and infinity (checked: tests/test_ops_compute.c):
+// B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1]
+#define BT5(o, d)                                                                                      \
+    do {                                                                                               \
+        o[0] = 2.0f * (d[0] - d[2]) - d[1] + d[3];                                                     \
+        o[1] = d[3] - 2.0f * d[1] - d[2];                                                              \
+        o[2] = d[3] + 2.0f * d[1] - 3.0f * d[2];                                                       \
+        o[3] = d[3] - d[1];                                                                            \
+        o[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];                                                     \
+    } while (0)
+
+// A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 1]
+#define AT5(o, m)                                                                                      \
+    do {                                                                                               \
+        const v8f a12 = m[1] + m[2];                                                                   \
+        o[0] = m[0] + a12 + m[3];                                                                      \
+        o[1] = m[1] - m[2] + 2.0f * m[3];                                                              \
+        o[2] = a12 + 4.0f * m[3] + m[4];                                                               \
+    } while (0)
+
+// The transforms for n = 6 or 5 (a constant where it is called: the branch folds away).
+#define BTN(n, o, d) do { if ((n) == 6) BT6(o, d); else BT5(o, d); } while (0)
+#define ATN(n, o, m) do { if ((n) == 6) AT6(o, m); else AT5(o, m); } while (0)
+
+// G g: for n = 6, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1];
+// for n = 5, G = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1].
+static void gn(float *o, int n, float g0, float g1, float g2) {
+    if (n == 6) {
+        o[0] = g0 / 4;
+        o[1] = -(g0 + g1 + g2) / 6;
+        o[2] = -(g0 - g1 + g2) / 6;
+        o[3] = g0 / 24 + g1 / 12 + g2 / 6;
+        o[4] = g0 / 24 - g1 / 12 + g2 / 6;
+        o[5] = g2;
+    } else {
+        o[0] = g0 / 2;
+        o[1] = -(g0 + g1 + g2) / 2;
+        o[2] = -(g0 - g1 + g2) / 6;
+        o[3] = (g0 + 2 * g1 + 4 * g2) / 6;
+        o[4] = g2;
+    }
 }
 
 // --- filters: U[xi] (K, C) ----------------------------------------------------------------------------
@@ -98,54 +140,56 @@ typedef struct {
     float *U;
     const float *w;
     int64_t C, plane;
+    int n;
 } filt_ctx;
 
 static void filt_range(void *vc, int64_t k0, int64_t k1) {
     const filt_ctx *c = vc;
+    const int n = c->n;
     for (int64_t k = k0; k < k1; k++)
         for (int64_t ch = 0; ch < c->C; ch++) {
             const float *g = c->w + (k * c->C + ch) * 9;
             float t[3][6], u[6];   // t[j] = G g[., j]: column j of G g
-            for (int j = 0; j < 3; j++) g6(t[j], g[j], g[3 + j], g[6 + j]);
-            for (int a = 0; a < 6; a++) {   // row a of (G g) G^T
-                g6(u, t[0][a], t[1][a], t[2][a]);
-                for (int b = 0; b < 6; b++) c->U[(a * 6 + b) * c->plane + k * c->C + ch] = u[b];
+            for (int j = 0; j < 3; j++) gn(t[j], n, g[j], g[3 + j], g[6 + j]);
+            for (int a = 0; a < n; a++) {   // row a of (G g) G^T
+                gn(u, n, t[0][a], t[1][a], t[2][a]);
+                for (int b = 0; b < n; b++) c->U[(a * n + b) * c->plane + k * c->C + ch] = u[b];
             }
         }
 }
 
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool) {
-    filt_ctx c = {U, w, p->C, padded(p->K * p->C)};
+    filt_ctx c = {U, w, p->C, padded(p->K * p->C), (int)tile_m(p) + 2};
     zf_parallel_for(pool, p->K, filt_range, &c);
 }
 
 // --- lanes: WL tiles' offsets and masks -----------------------------------------------------------------
 
 typedef struct {
-    int32_t in[WL], out[WL];    // offset of the tile's input (row 0 of its 6x6, may be outside) and output
+    int32_t in[WL], out[WL];    // offset of the tile's input (row 0 of its n x n, may be outside) and output
     int64_t pf[2];              // offsets of the input rows of the first and last lane's tiles, channel 0
     unsigned row[6], col[6];    // lanes whose input row i / column j is inside the image
-    unsigned orow[4], ocol[4];  // lanes whose output row / column i is inside the output
+    unsigned orow[4], ocol[4];  // lanes whose output row / column i < m is inside the output
 } lanes;
 
 static void lanes_at(lanes *l, int64_t t0, int64_t nt, const zf_conv_params *p) {
-    const int64_t th = tiles_h(p), tw = tiles_w(p), H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    const int64_t th = tiles_h(p), tw = tiles_w(p), H = p->H, W = p->W, OH = p->OH, OW = p->OW, m = tile_m(p);
     memset(l, 0, sizeof *l);
     for (int q = 0; q < WL; q++) {
         const int64_t t = t0 + q;
         if (t >= nt) continue;
         const int64_t n = t / (th * tw), r = t % (th * tw), ty = r / tw, tx = r % tw;
-        const int64_t iy = 4 * ty - p->ph, ix = 4 * tx - p->pw;
+        const int64_t iy = m * ty - p->ph, ix = m * tx - p->pw;
         l->in[q] = (int32_t)(n * p->C * H * W + iy * W + ix);
-        l->out[q] = (int32_t)(n * p->K * OH * OW + 4 * ty * OW + 4 * tx);
+        l->out[q] = (int32_t)(n * p->K * OH * OW + m * ty * OW + m * tx);
         l->pf[q > 0] = n * p->C * H * W + (iy < 0 ? 0 : iy) * W;
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < m + 2; i++) {
             if (iy + i >= 0 && iy + i < H) l->row[i] |= 1u << q;
             if (ix + i >= 0 && ix + i < W) l->col[i] |= 1u << q;
         }
-        for (int i = 0; i < 4; i++) {
-            if (4 * ty + i < OH) l->orow[i] |= 1u << q;
-            if (4 * tx + i < OW) l->ocol[i] |= 1u << q;
+        for (int i = 0; i < m; i++) {
+            if (m * ty + i < OH) l->orow[i] |= 1u << q;
+            if (m * tx + i < OW) l->ocol[i] |= 1u << q;
         }
     }
 }
@@ -175,8 +219,7 @@ typedef struct {
     int64_t t0, nt, tb, nvec, pv;   // block's first tile, tiles in all, block width, vectors, plane
 } in_ctx;
 
-static void in_range(void *vc, int64_t i0, int64_t i1) {
-    const in_ctx *c = vc;
+static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64_t i0, int64_t i1, const int n) {
     const zf_conv_params *p = c->p;
     const int64_t W = p->W, HW = p->H * p->W, C = p->C, npairs = c->nvec / 2;
     lanes l[2];
@@ -201,22 +244,22 @@ static void in_range(void *vc, int64_t i0, int64_t i1) {
             v8f o[2][36];
             for (int h = 0; h < 2; h++) {
                 v8f t[6][6];   // t[j][a] = (B^T d)[a][j]
-                for (int j = 0; j < 6; j++) {
+                for (int j = 0; j < n; j++) {
                     v8f d[6];
-                    for (int i = 0; i < 6; i++)
+                    for (int i = 0; i < n; i++)
                         d[i] = gather8(c->in, l[h].in, (int32_t)(ch * HW + i * W + j), l[h].row[i] & l[h].col[j]);
-                    BT6(t[j], d);
+                    BTN(n, t[j], d);
                 }
-                for (int a = 0; a < 6; a++) {
+                for (int a = 0; a < n; a++) {
                     v8f r[6];
-                    for (int j = 0; j < 6; j++) r[j] = t[j][a];
-                    BT6((o[h] + a * 6), r);
+                    for (int j = 0; j < n; j++) r[j] = t[j][a];
+                    BTN(n, (o[h] + a * n), r);
                 }
             }
             // V is written once and read by the GEMMs: streaming stores, whole lines, no reads for
             // ownership (these stalled the transform on every line).
             float *v = c->V + ch * c->tb + pair * 2 * WL;
-            for (int xi = 0; xi < 36; xi++) {
+            for (int xi = 0; xi < n * n; xi++) {
 #if defined(__AVX__)
                 _mm256_stream_ps(v + xi * c->pv, (__m256)o[0][xi]);
                 _mm256_stream_ps(v + xi * c->pv + WL, (__m256)o[1][xi]);
@@ -232,6 +275,9 @@ static void in_range(void *vc, int64_t i0, int64_t i1) {
 #endif
 }
 
+static void in_range6(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 6); }
+static void in_range5(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 5); }
+
 // --- outputs: M[xi] (K, tb) -> out ------------------------------------------------------------------
 
 #define K_PER_ITEM 16
@@ -243,8 +289,8 @@ typedef struct {
     int64_t t0, nt, tb, nvec, pm;
 } out_ctx;
 
-static void out_range(void *vc, int64_t i0, int64_t i1) {
-    const out_ctx *c = vc;
+static inline __attribute__((always_inline)) void out_body(const out_ctx *c, int64_t i0, int64_t i1, const int n) {
+    const int m = n - 2;
     const zf_conv_params *p = c->p;
     const int64_t K = p->K, OW = p->OW, OHW = p->OH * p->OW, npairs = c->nvec / 2;
     lanes l[2];
@@ -260,35 +306,34 @@ static void out_range(void *vc, int64_t i0, int64_t i1) {
         for (int64_t k = k0; k < k1; k++) {
             const float *mk = c->M + k * c->tb + pair * 2 * WL;
             if (k + 1 < k1)
-                for (int xi = 0; xi < 36; xi++) __builtin_prefetch(mk + c->tb + xi * c->pm);
+                for (int xi = 0; xi < n * n; xi++) __builtin_prefetch(mk + c->tb + xi * c->pm);
             const float bias = c->b ? c->b[k] : 0.0f;
             for (int h = 0; h < 2; h++) {
-                const float *m = mk + h * WL;
+                const float *mt = mk + h * WL;
                 const lanes *lh = &l[h];
                 v8f s[6][4];   // s[b][y] = (A^T m)[y][b]
-                for (int b = 0; b < 6; b++) {
+                for (int b = 0; b < n; b++) {
                     v8f col[6];
-                    for (int a = 0; a < 6; a++) memcpy(&col[a], m + (a * 6 + b) * c->pm, sizeof col[a]);
-                    AT6(s[b], col);
+                    for (int a = 0; a < n; a++) memcpy(&col[a], mt + (a * n + b) * c->pm, sizeof col[a]);
+                    ATN(n, s[b], col);
                 }
-                for (int y = 0; y < 4; y++) {
+                for (int y = 0; y < m; y++) {
                     v8f r[6], o[4];
-                    for (int b = 0; b < 6; b++) r[b] = s[b][y];
-                    AT6(o, r);
+                    for (int b = 0; b < n; b++) r[b] = s[b][y];
+                    ATN(n, o, r);
                     float f[4][WL];
-                    for (int x = 0; x < 4; x++) {
+                    for (int x = 0; x < m; x++) {
                         const v8f t = o[x] + bias;
                         memcpy(f[x], &t, sizeof t);
                     }
-                    // Each lane's row of 4 outputs (fewer at the output's right edge), lane by lane:
-                    // AVX2 has no scatter, and the 4 stores of a lane go to one cache line.
+                    // Each lane's row of m outputs (fewer at the output's right edge), lane by lane:
+                    // AVX2 has no scatter, and the stores of a lane go to one cache line.
                     for (unsigned rows = lh->orow[y]; rows; rows &= rows - 1) {
                         const int q = __builtin_ctz(rows);
                         float *dst = c->out + lh->out[q] + k * OHW + y * OW;
                         dst[0] = f[0][q];
-                        if (lh->ocol[1] >> q & 1) dst[1] = f[1][q];
-                        if (lh->ocol[2] >> q & 1) dst[2] = f[2][q];
-                        if (lh->ocol[3] >> q & 1) dst[3] = f[3][q];
+                        for (int x = 1; x < m; x++)
+                            if (lh->ocol[x] >> q & 1) dst[x] = f[x][q];
                     }
                 }
             }
@@ -296,7 +341,10 @@ static void out_range(void *vc, int64_t i0, int64_t i1) {
     }
 }
 
-// The 36 products of a block, whole products per thread: no split product packs V[xi] twice, and no
+static void out_range6(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 6); }
+static void out_range5(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 5); }
+
+// The n*n products of a block, whole products per thread: no split product packs V[xi] twice, and no
 // thread waits for another between them.
 typedef struct {
     float *M;
@@ -313,17 +361,18 @@ static void gemm_range(void *vc, int64_t x0, int64_t x1) {
 
 void zf_wino_forward(float *out, float *scratch, const float *in, const float *U, const float *b,
                      const zf_conv_params *p, zf_pool *pool) {
-    const int64_t C = p->C, K = p->K, nt = p->N * tiles_h(p) * tiles_w(p), tbmax = block_tiles(p);
+    const int64_t C = p->C, K = p->K, nt = p->N * tiles_h(p) * tiles_w(p), tbmax = block_tiles(p), nn = n2(p);
     const int64_t pu = padded(K * C), pvmax = padded(C * tbmax);
-    float *V = scratch, *M = scratch + 36 * pvmax;
+    float *V = scratch, *M = scratch + nn * pvmax;
+    const int six = nn == 36;
     for (int64_t t0 = 0; t0 < nt; t0 += tbmax) {
         const int64_t tb = nt - t0 < tbmax ? (nt - t0 + 2 * WL - 1) / (2 * WL) * (2 * WL) : tbmax, nvec = tb / WL;
         const int64_t pv = padded(C * tb), pm = padded(K * tb);
         in_ctx ic = {V, in, p, t0, nt, tb, nvec, pv};
-        zf_parallel_for(pool, nvec / 2 * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), in_range, &ic);
+        zf_parallel_for(pool, nvec / 2 * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), six ? in_range6 : in_range5, &ic);
         gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm};
-        zf_parallel_for(pool, 36, gemm_range, &gc);
+        zf_parallel_for(pool, nn, gemm_range, &gc);
         out_ctx oc = {out, M, b, p, t0, nt, tb, nvec, pm};
-        zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), out_range, &oc);
+        zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), six ? out_range6 : out_range5, &oc);
     }
 }
