@@ -1190,9 +1190,14 @@ void zf_inc_describe(const zf_inc *inc, void (*line)(void *ctx, const char *text
         int vo = n->out[0];
         const ival *y = vo >= 0 ? &inc->iv[vo] : NULL;
         if (y && y->kind == IV_BOX)
+        {
+            char wino[64] = "";
+            if (in->wino)
+                snprintf(wino, sizeof wino, ", Winograd F(%dx%d,3x3)%s", zf_wino_tile(&in->wp), zf_wino_tile(&in->wp),
+                         in->wino == 2 ? " on 4 phases" : "");
             snprintf(buf, sizeof buf, "%-24s %-18s %-13s box %dx%d of %lldx%lld%s", n->name, n->op->type,
-                     mode_names[in->mode], y->h, y->w, (long long)y->H, (long long)y->W,
-                     in->wino == 1 ? ", Winograd F(4x4,3x3)" : in->wino == 2 ? ", Winograd F(4x4,3x3) on 4 phases" : "");
+                     mode_names[in->mode], y->h, y->w, (long long)y->H, (long long)y->W, wino);
+        }
         else
             snprintf(buf, sizeof buf, "%-24s %-18s %-13s", n->name, n->op->type, mode_names[in->mode]);
         line(ctx, buf);

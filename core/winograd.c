@@ -31,6 +31,7 @@ static int64_t cost_m(const zf_conv_params *p, int64_t m) {
 static int64_t tile_m(const zf_conv_params *p) { return cost_m(p, 3) < cost_m(p, 4) ? 3 : 4; }
 static int64_t tiles_h(const zf_conv_params *p) { const int64_t m = tile_m(p); return (p->OH + m - 1) / m; }
 static int64_t tiles_w(const zf_conv_params *p) { const int64_t m = tile_m(p); return (p->OW + m - 1) / m; }
+int zf_wino_tile(const zf_conv_params *p) { return (int)tile_m(p); }
 static int64_t n2(const zf_conv_params *p) { return (tile_m(p) + 2) * (tile_m(p) + 2); }
 
 // Floats between the 36 matrices of U, V and M: their sizes are often multiples of 4 KB, and 36

@@ -1,6 +1,6 @@
-// winograd.h: 3x3 stride-1 convolution as Winograd F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", CVPR 2016): 36 multiplies per 4x4 block of outputs and input
-// channel instead of 144. The filters' transform costs about as much as the layer itself, so this is
+// winograd.h: 3x3 stride-1 convolution as Winograd F(4x4, 3x3) or F(3x3, 3x3) (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", CVPR 2016): 36 multiplies per 4x4 block of outputs
+// and input channel instead of 144 (25 per 3x3 instead of 81). The filters' transform costs about as much as the layer itself, so this is
 // for callers that run the same layer many times and keep the transformed filters: occlusion's
 // incremental passes (core/incremental.c) transform once per map and run hundreds of batches.
 //
@@ -27,6 +27,8 @@
 int zf_wino_applies(const zf_conv_params *p);
 // w (K, C, 3, 3) -> U: 36 matrices (K, C), zf_wino_filter_bytes(p) bytes (4x the weights).
 size_t zf_wino_filter_bytes(const zf_conv_params *p);
+// The tile size used for p: 4 (F(4x4, 3x3)) or 3 (F(3x3, 3x3), when it wastes less on the output's size).
+int zf_wino_tile(const zf_conv_params *p);
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool);
 // in (N, C, H, W), U from zf_wino_filters, b (K) or NULL -> out (N, K, OH, OW), p's padding honored;
 // scratch: zf_wino_scratch_bytes(p) bytes, 64-byte aligned.
