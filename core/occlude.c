@@ -193,6 +193,12 @@ int zf_occlude_create(zf_occluder **out, zf_model *m, const zf_occlude_opts *o, 
                 if (bytes <= budget || B == 1) break;
                 B /= 2;
             }
+        // Batches of equal size: every batch runs whole (625 positions: 5 x 125, not 4 x 128 + 113
+        // computed as 128).
+        if (o->batch <= 0 && !o->approx) {
+            const int64_t nb = (npos + B - 1) / B;
+            B = (int)((npos + nb - 1) / nb);
+        }
         oc->B = B;
         if (!(oc->biy = zf_malloc((size_t)B * 2 * sizeof(int), err))) goto fail;
         if ((rc = zf_inc_create(&oc->inc, m, B, oc->ys, oc->ny, oc->xs, oc->nx, oc->patch, oc->patch, flags, err))) goto fail;
