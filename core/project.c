@@ -26,6 +26,7 @@ struct zf_projector {
     zf_proj_slot *slots;    // n_in + n_out of the widest node
     void *mem;              // every signal buffer
     double *profile;        // optional, n_nodes: seconds per node, added by zf_project
+    int *fuse;              // per node: a MaxPool's input 0 comes from this Relu node, fused (see below), or -1
 };
 
 zf_project_opts zf_project_defaults(void) {
@@ -62,6 +63,35 @@ static int tracked(const zf_value *x) {
     return !x->is_const && x->t.dtype == ZF_F32 && (x->producer >= 0 || x->is_input) && x->t.data;
 }
 
+// A ReLU whose output only feeds a MaxPool (ZFNet's relu1 -> pool1, relu2 -> pool2): the pool's rule
+// unpools straight into the ReLU's input and rectifies just the switch positions (zf_proj_args.
+// relu_x), so the walk skips the ReLU and its output's signal buffer, two passes over the largest
+// boxes of the walk. Whether it applies at a projection also depends on the walk (zf_project).
+static int find_fusions(zf_projector *pj, zf_error *err) {
+    const zf_model *m = pj->m;
+    int *uses = zf_calloc((size_t)m->n_values + 1, sizeof *uses, err);
+    if (!uses) return ZF_ERR_RUNTIME;
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) uses[m->nodes[i].in[k]]++;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const zf_node *n = &m->nodes[i];
+        pj->fuse[i] = -1;
+        if (strcmp(n->op->type, "MaxPool") || !n->switches || n->n_in < 1 || n->in[0] < 0) continue;
+        const int y = n->in[0], r = m->values[y].producer;
+        if (r < 0 || uses[y] != 1) continue;
+        const zf_node *rn = &m->nodes[r];
+        if (strcmp(rn->op->type, "Relu") || rn->n_in < 1 || rn->n_out != 1 || rn->out[0] != y) continue;
+        const int x = rn->in[0];
+        if (x < 0 || !pj->g[x] || !pj->g[y] || pj->batched[x] != pj->batched[y] ||
+            !zf_tensor_same_shape(&pj->view[x], &pj->view[y]))
+            continue;
+        pj->fuse[i] = r;
+    }
+    free(uses);
+    return 0;
+}
+
 int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     *out = NULL;
     if (m->n_inputs < 1) return zf_fail(err, ZF_ERR_INPUT, "%s: the model has no graph input", m->path);
@@ -77,7 +107,8 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     pj->dep = zf_calloc((size_t)nv + 1, 1, err);
     pj->batched = zf_calloc((size_t)nv + 1, 1, err);
     pj->view = zf_calloc((size_t)nv + 1, sizeof *pj->view, err);
-    if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view) goto oom;
+    pj->fuse = zf_calloc((size_t)m->n_nodes + 1, sizeof *pj->fuse, err);
+    if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view || !pj->fuse) goto oom;
     size_t total = 0;
     for (int v = 0; v < nv; v++) {
         zf_value *x = &m->values[v];
@@ -113,6 +144,7 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
         }
     }
     if (!(pj->slots = zf_calloc((size_t)widest, sizeof *pj->slots, err))) goto oom;
+    if (find_fusions(pj, err)) goto oom;
     if (pj->scratch_floats) {
         size_t bytes = (pj->scratch_floats * sizeof(float) + 63) & ~(size_t)63;
         if (!(pj->scratch = aligned_alloc(64, bytes))) {
@@ -137,6 +169,7 @@ void zf_projector_free(zf_projector *pj) {
     free(pj->dep);
     free(pj->batched);
     free(pj->view);
+    free(pj->fuse);
     free(pj->slots);
     free(pj->scratch);
     free(pj->mem);
@@ -325,8 +358,20 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
             return zf_fail(err, ZF_ERR_INPUT, "layer '%s': projection through node '%s' (%s) is not defined", layer,
                            n->name, n->op->type);
         zf_proj_slot *in = pj->slots, *outs = pj->slots + n->n_in;
+        // The fused ReLU (find_fusions): when its input wants signal and has none yet (a later
+        // consumer may still add to it: the rule only rectifies what this pool brings), and the
+        // boxes are not the dense reference's.
+        int fx = -1;
+        a.relu_x = NULL;
+        if (pj->fuse[ni] >= 0 && !o->dense) {
+            const int x = m->nodes[pj->fuse[ni]].in[0];
+            if (pj->dep[x] && !pj->has[x] && !pj->has[n->in[0]]) {
+                fx = x;
+                a.relu_x = &pj->view[x];
+            }
+        }
         for (int k = 0; k < n->n_in; k++) {
-            int x = n->in[k];
+            int x = k == 0 && fx >= 0 ? fx : n->in[k];
             memset(&in[k], 0, sizeof in[k]);
             if (x < 0) continue;
             in[k].t = &pj->view[x];
@@ -353,9 +398,31 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
         double t0 = pj->profile ? zf_seconds() : 0;
         if (op->box_back) op->box_back(n, &a);
         else zf_proj_box_elementwise(n, &a);
+        // An identity rule (slot.alias): input 0 takes over output 0's buffer (the buffers are
+        // swapped, both the same size) in place of a copy, when input 0 holds no signal yet, is the
+        // only input that takes signal and is not output 0 itself. Output 0's signal is gone then
+        // (every consumer has been walked; zf_projector_signal reports none for it).
+        if (n->n_in >= 1 && n->n_out >= 1 && in[0].on && in[0].alias && !o->dense && n->in[0] >= 0 &&
+            n->out[0] >= 0 && fx < 0) {
+            const int x = n->in[0], y = n->out[0];
+            int only = x != y && !pj->has[x] && zf_tensor_same_shape(in[0].t, outs[0].t) &&
+                       !memcmp(&in[0].box, &outs[0].box, sizeof in[0].box) && pj->batched[x] == pj->batched[y];
+            for (int k = 1; k < n->n_in && only; k++) only = !in[k].on || zf_box_is_empty(&in[k].box, in[k].t->ndim);
+            if (only) {
+                float *t = pj->g[x];
+                pj->g[x] = pj->g[y];
+                pj->g[y] = t;
+                pj->box[x] = pj->box[y];
+                pj->has[x] = 1;
+                pj->has[y] = 0;
+                if (pj->profile) pj->profile[ni] += zf_seconds() - t0;
+                info->nodes++;
+                continue;
+            }
+        }
         for (int k = 0; k < n->n_in; k++) {
             if (!in[k].on) continue;
-            int x = n->in[k];
+            int x = k == 0 && fx >= 0 ? fx : n->in[k];
             if (zf_box_is_empty(&in[k].box, in[k].t->ndim)) {
                 in[k].on = 0;
                 continue;

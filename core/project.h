@@ -94,7 +94,9 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
 
 // After zf_project: the signal that reached value v (one batch item, v's shape with batch 1) and
 // the box outside which it is zero (lo/hi per axis, axis 0 = batch). NULL when v received none.
-// Valid until the next zf_project.
+// Valid until the next zf_project. Box-sparse walks skip some intermediate signals: the output of a
+// ReLU whose only consumer is a MaxPool (the pool rectifies while unpooling) and the output of an
+// identity rule (deconvnet's LRN) that handed its buffer down report NULL; dense walks keep all.
 const float *zf_projector_signal(const zf_projector *pj, int v, int64_t lo[ZF_MAX_DIMS], int64_t hi[ZF_MAX_DIMS]);
 
 // The n maps (axis-1 channels) of value v, batch item `item`, with the strongest maximum

@@ -163,10 +163,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 // gi += the rectified go (deconvnet), where xi > 0 too (guided), or go where xi > 0 (gradient);
 // gi = instead when fresh (gi holds nothing yet, not even zeros). 8 at a time by hand (-O2 leaves
 // loops of unknown length scalar); the same values as the scalar form: a lane is go or +0.
-static inline float relu_one(float go, float xi, zf_rule rule) {
-    if (rule == ZF_RULE_GUIDED) return xi > 0.0f && go > 0.0f ? go : 0.0f;
-    return xi > 0.0f ? go : 0.0f;   // gradient
-}
+static inline float relu_one(float go, float xi, zf_rule rule) { return zf_proj_relu_one(go, xi, rule); }
 
 static void relu_row(float *gi, const float *go, const float *xi, int64_t len, zf_rule rule, int fresh) {
     const v8f z = {0};
@@ -203,6 +200,20 @@ static void unary_box(void *vc, const zf_box *b) {
     const unary_proj *u = c->u;
     const float *xf = zf_f32(x->t), *yf = zf_f32(y->t);
     const zf_rule rule = u->rule;
+    if (u->kind == U_RELU && x->t->ndim == 4) {
+        // Rows by plain loops: the boxes of deep layers have rows of a few elements (ZFNet's conv3
+        // and conv4 of one unit: 5 and 3, 384 channels), where the generic iterator costs more
+        // than the row.
+        const int64_t W = x->t->dims[3], HW = x->t->dims[2] * W, CHW = x->t->dims[1] * HW;
+        const int64_t len = b->hi[3] - b->lo[3];
+        for (int64_t n0 = b->lo[0]; n0 < b->hi[0]; n0++)
+            for (int64_t c = b->lo[1]; c < b->hi[1]; c++)
+                for (int64_t h = b->lo[2]; h < b->hi[2]; h++) {
+                    const int64_t off = n0 * CHW + c * HW + h * W + b->lo[3];
+                    relu_row(x->g + off, y->g + off, xf + off, len, rule, x->fresh);
+                }
+        return;
+    }
     zf_box_iter it;
     for (zf_box_iter_begin(&it, x->t, b); !it.done; zf_box_iter_next(&it)) {
         float *gi = x->g + it.off;

@@ -555,6 +555,9 @@ static void conv_box_back(const zf_node *n, zf_proj_args *a) {
     if (!zf_proj_box_grouped(a, p->K / p->group, p->C / p->group)) return;
     zf_box_window(&x->box.lo[2], &x->box.hi[2], y->box.lo[2], y->box.hi[2], p->kh, p->sh, p->ph, p->dh, p->H);
     zf_box_window(&x->box.lo[3], &x->box.hi[3], y->box.lo[3], y->box.hi[3], p->kw, p->sw, p->pw, p->dw, p->W);
+    // conv_project zeroes the box itself when fresh: a channel at a time inside col2im, just before
+    // adding into it (no separate pass over the box, no separate wake-up of the pool).
+    x->overwrite = 1;
 }
 
 // Output positions per tile: scratch = tile * (G rows + col rows + sparse index) floats.
@@ -580,7 +583,23 @@ typedef struct {
     int64_t c0;                 // first input channel of the group
     int64_t oy0, oy1, ox0, ox1; // the tile of output positions
     const zf_conv_params *p;
+    const zf_proj_slot *zero;   // non-NULL: zero each channel's part of zero->box first (fresh input)
 } col2im_box_ctx;
+
+// Zeroes channels [c0, c1) of x's box (conv_box_back's overwrite, when x is fresh).
+static void zero_channels(const zf_proj_slot *x, int64_t c0, int64_t c1) {
+    if (x->t->ndim == 4 && x->box.hi[0] - x->box.lo[0] == 1) {   // rows by plain loops: few, short ones deep down
+        const int64_t H = x->t->dims[2], W = x->t->dims[3], len = x->box.hi[3] - x->box.lo[3];
+        float *g = x->g + x->box.lo[0] * x->t->dims[1] * H * W + x->box.lo[3];
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t h = x->box.lo[2]; h < x->box.hi[2]; h++) memset(g + (c * H + h) * W, 0, (size_t)len * sizeof(float));
+        return;
+    }
+    zf_box b = x->box;
+    b.lo[1] = c0;
+    b.hi[1] = c1;
+    zf_box_zero(x->g, x->t, &b);
+}
 
 // Adds the columns back into input channels [c0 + cb, c0 + ce) for the tile's positions (the
 // adjoint of im2col on that box). Rows of col (ps == 1): one (channel, tap) row at a time.
@@ -590,6 +609,7 @@ static void col2im_rows_range(void *vc, int64_t cb, int64_t ce) {
     const int64_t H = p->H, W = p->W, bw = c->ox1 - c->ox0;
     for (int64_t ch = cb; ch < ce; ch++) {
         float *plane = c->gin + (c->c0 + ch) * H * W;
+        if (c->zero) zero_channels(c->zero, c->c0 + ch, c->c0 + ch + 1);
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++) {
                 const float *src = c->col + ((ch * p->kh + ki) * p->kw + kj) * c->rs;
@@ -639,6 +659,7 @@ static void col2im_T_range(void *vc, int64_t cb, int64_t ce) {
     }
     for (int64_t ch = cb; ch < ce; ch++) {
         float *plane = c->gin + (c->c0 + ch) * H * W;
+        if (c->zero) zero_channels(c->zero, c->c0 + ch, c->c0 + ch + 1);
         for (int64_t oy = c->oy0; oy < c->oy1; oy++) {
             // Indices relative to column ox = 0 (negative bases; every element reached is inside).
             const int64_t srow = ((oy - c->oy0) * bw - c->ox0) * ps + ch * kk;
@@ -756,7 +777,8 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
 
 typedef struct {
     float *colT;
-    const float *w, *gs;        // W (nk, ckk), Gs (nk, P)
+    const float *w, *gs;        // W (all the tile's output channels), Gs (nk, P) of the rows used
+    const int32_t *rows;        // the nk rows of W whose signal is not all zero
     int64_t ckk, nk, P;
 } thin_ctx;
 
@@ -783,11 +805,13 @@ static void thin_range(void *vc, int64_t s0, int64_t s1) {
                     if (nq > 3) { a3 = acc[6]; b3 = acc[7]; }
                     if (nq > 4) { a4 = acc[8]; b4 = acc[9]; }
                     if (nq > 5) { a5 = acc[10]; b5 = acc[11]; }
-                    const float *wr = c->w + j0 * ckk + r0, *g = c->gs + j0 * P + q0;
+                    const float *w = c->w + r0, *g = c->gs + j0 * P + q0, *wr;
+                    const int32_t *rows = c->rows + j0;
 #define THIN_FMA(k, bk) { const float v = g[k]; const v8f vv = {v, v, v, v, v, v, v, v}; \
                           a##k = fmadd8(vv, w0, a##k); bk = fmadd8(vv, w1, bk); }
                     if (nq == THIN_QS) {
-                        for (int64_t j = 0; j < nj; j++, wr += ckk, g += P) {
+                        for (int64_t j = 0; j < nj; j++, g += P) {
+                            wr = w + rows[j] * ckk;
                             __builtin_prefetch(wr + 32);
                             memcpy(&w0, wr, sizeof w0);
                             memcpy(&w1, wr + 8, sizeof w1);
@@ -795,7 +819,8 @@ static void thin_range(void *vc, int64_t s0, int64_t s1) {
                             THIN_FMA(5, b5)
                         }
                     } else {
-                        for (int64_t j = 0; j < nj; j++, wr += ckk, g += P) {
+                        for (int64_t j = 0; j < nj; j++, g += P) {
+                            wr = w + rows[j] * ckk;
                             __builtin_prefetch(wr + 32);
                             memcpy(&w0, wr, sizeof w0);
                             memcpy(&w1, wr + 8, sizeof w1);
@@ -814,7 +839,7 @@ static void thin_range(void *vc, int64_t s0, int64_t s1) {
             for (int64_t q = 0; q < P; q++)   // taps past the last whole block
                 for (int64_t r = tv; r < t1; r++) {
                     float s = j0 ? c->colT[q * ckk + r] : 0;
-                    for (int64_t j = j0; j < j0 + nj; j++) s += c->gs[j * P + q] * c->w[j * ckk + r];
+                    for (int64_t j = j0; j < j0 + nj; j++) s += c->gs[j * P + q] * c->w[c->rows[j] * ckk + r];
                     c->colT[q * ckk + r] = s;
                 }
         }
@@ -1021,10 +1046,19 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const int64_t OHW = p->OH * p->OW;
     const int64_t oy0 = y->box.lo[2], oy1 = y->box.hi[2], ox0 = y->box.lo[3], ox1 = y->box.hi[3];
     const int64_t bw = ox1 - ox0;
-    if (oy1 <= oy0 || bw <= 0) return 0;
+    if (oy1 <= oy0 || bw <= 0) {
+        if (x->fresh) zf_box_zero_pool(x->g, x->t, &x->box, a->pool);
+        return 0;
+    }
     int64_t rows = conv_tile_positions(p) / bw;
     if (rows < 1) rows = 1;
     for (int64_t g = y->box.lo[1] / Kg; g * Kg < y->box.hi[1]; g++) {
+        // A fresh input (conv_box_back) is zeroed by the group's first col2im, or here when no
+        // col2im comes first (ZERO_GROUP: the scatter path, a tile without signal).
+        const zf_proj_slot *zero = x->fresh ? x : NULL;
+#define ZERO_GROUP() if (zero) { \
+            zf_box zb = x->box; zb.lo[1] = g * Cg; zb.hi[1] = (g + 1) * Cg; \
+            zf_box_zero_pool(x->g, x->t, &zb, a->pool); zero = NULL; }
         int64_t k0 = g * Kg > y->box.lo[1] ? g * Kg : y->box.lo[1];
         int64_t k1 = (g + 1) * Kg < y->box.hi[1] ? (g + 1) * Kg : y->box.hi[1];
         int64_t nk = k1 - k0;
@@ -1038,10 +1072,26 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             if (P <= THIN_MAX_P) {
                 // Few positions (conv3, conv4 of one unit): dense, whatever the zeros.
                 gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
-                thin_ctx tc = {col, w + k0 * ckk, Gs, ckk, nk, P};
-                zf_parallel_for(nk * P * ckk < PAR_MIN_WORK ? NULL : a->pool, (ckk + THIN_SPAN - 1) / THIN_SPAN,
+                // Gs without its all-zero rows (a quarter to a third of them under guided and
+                // gradient): their weights are not read. The rows go in idx, unused on this path.
+                int32_t *rows = idx;
+                int64_t nr = 0;
+                for (int64_t j = 0; j < nk; j++) {
+                    int nz = 0;
+                    for (int64_t q = 0; q < P; q++) nz |= Gs[j * P + q] != 0.0f;
+                    if (!nz) continue;
+                    if (nr < j) memmove(Gs + nr * P, Gs + j * P, (size_t)P * sizeof(float));
+                    rows[nr++] = (int32_t)j;
+                }
+                if (!nr) {   // no signal: the columns and their col2im are zero
+                    ZERO_GROUP()
+                    continue;
+                }
+                thin_ctx tc = {col, w + k0 * ckk, Gs, rows, ckk, nr, P};
+                zf_parallel_for(nr * P * ckk < PAR_MIN_WORK ? NULL : a->pool, (ckk + THIN_SPAN - 1) / THIN_SPAN,
                                 thin_range, &tc);
-                col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p};
+                col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, zero};
+                zero = NULL;
                 zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, col2im_T_range, &cc);
                 continue;
             }
@@ -1051,12 +1101,16 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             zf_parallel_for(pool, ty1 - ty0, nz_rows, &nc);
             int64_t nnz = 0;
             for (int64_t q = 0; q < P; q++) nnz += fill[q] - start[q];
-            if (!nnz) continue;
+            if (!nnz) {
+                ZERO_GROUP()
+                continue;
+            }
             const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
             if (!sparse) gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
             if (sparse && p->kw >= 6 && p->kw <= 8 && p->dw == 1 && p->dh == 1 && p->kh <= SCAT_MAX_KH &&
                 nk * Cg * p->kh * 8 <= (nk + ckk) * P) {
                 // wp over Gs and col, unused on this path
+                ZERO_GROUP()
                 scat_pad_weights(a->scratch, w + k0 * ckk, nk, Cg, p);
                 int64_t band = (p->kh - 1) / p->sh;   // bands two apart: no input row in common
                 if (band < 2) band = 2;
@@ -1069,7 +1123,8 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 zf_parallel_for(sp, n_bands / 2, scat_bands, &sc);
                 continue;
             }
-            col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p};
+            col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, zero};
+            zero = NULL;
             zf_range_fn back = col2im_T_range;
             if (sparse) {
                 spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
@@ -1089,7 +1144,9 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             }
             zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, back, &cc);
         }
+        ZERO_GROUP()
     }
+#undef ZERO_GROUP
     return 0;
 }
 

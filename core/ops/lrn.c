@@ -125,6 +125,7 @@ static void lrn_box_back(const zf_node *n, zf_proj_args *a) {
     x->box = y->box;
     if (a->rule == ZF_RULE_DECONVNET) {
         x->overwrite = 1;   // zf_proj_identity stores over a fresh buffer: no zeroing first
+        x->alias = 1;       // or the walker hands x the output's buffer (ops/proj.h)
         return;
     }
     const int64_t before = (p->size - 1) / 2, after = p->size - 1 - before, C = x->t->dims[1];

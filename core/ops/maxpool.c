@@ -292,24 +292,49 @@ typedef struct {
     const zf_proj_slot *y;
     const int32_t *switches;
     int64_t in_plane, out_plane;
+    const float *relu_x;        // fused ReLU (zf_proj_args.relu_x): its forward input, else NULL
+    zf_rule rule;
 } mp_proj_ctx;
 
-// The sub-box holds whole channels' rows: each writes only its own channel's input plane.
+// The sub-box holds whole channels' rows: each writes only its own channel's input plane. One
+// channel at a time, its plane is zeroed, unpooled into and rectified while it stays in L1.
 static void mp_project_box(void *vc, const zf_box *b) {
     const mp_proj_ctx *c = vc;
-    if (c->x->fresh) {   // this sub-box's channels of the input box, zeroed here (see mp_box_back)
-        zf_box xb = c->x->box;
-        xb.lo[1] = b->lo[1];
-        xb.hi[1] = b->hi[1];
-        zf_box_zero(c->x->g, c->x->t, &xb);
-    }
-    zf_box_iter it;
-    for (zf_box_iter_begin(&it, c->y->t, b); !it.done; zf_box_iter_next(&it)) {
-        float *gi = c->x->g + it.off / c->out_plane * c->in_plane;   // the row's (n, c) plane
-        const float *go = c->y->g + it.off;
-        const int32_t *sw = c->switches + it.off;
-        for (int64_t i = 0; i < it.len; i++)
-            if (sw[i] >= 0) gi[sw[i]] += go[i];
+    for (int64_t ch = b->lo[1]; ch < b->hi[1]; ch++) {
+        zf_box cb = *b;
+        cb.lo[1] = ch;
+        cb.hi[1] = ch + 1;
+        if (c->x->fresh) {   // this channel of the input box, zeroed here (see mp_box_back)
+            zf_box xb = c->x->box;
+            xb.lo[1] = ch;
+            xb.hi[1] = ch + 1;
+            zf_box_zero(c->x->g, c->x->t, &xb);
+        }
+        zf_box_iter it;
+        for (zf_box_iter_begin(&it, c->y->t, &cb); !it.done; zf_box_iter_next(&it)) {
+            float *gi = c->x->g + it.off / c->out_plane * c->in_plane;   // the row's (n, c) plane
+            const float *go = c->y->g + it.off;
+            const int32_t *sw = c->switches + it.off;
+            for (int64_t i = 0; i < it.len; i++)
+                if (sw[i] >= 0) gi[sw[i]] += go[i];
+        }
+        if (!c->relu_x) continue;
+        // The fused ReLU, once the channel holds all its unpooled signal: only the switch positions
+        // can be nonzero (a position several windows chose is rectified again, unchanged).
+        for (zf_box_iter_begin(&it, c->y->t, &cb); !it.done; zf_box_iter_next(&it)) {
+            const int64_t base = it.off / c->out_plane * c->in_plane;
+            float *gi = c->x->g + base;
+            const float *xi = c->relu_x + base;
+            const int32_t *sw = c->switches + it.off;
+            const zf_rule rule = c->rule;
+            if (rule == ZF_RULE_DECONVNET) {   // xi is not read: the forward values stay out of the cache
+                for (int64_t i = 0; i < it.len; i++)
+                    if (sw[i] >= 0) gi[sw[i]] = zf_proj_relu_one(gi[sw[i]], 0.0f, ZF_RULE_DECONVNET);
+            } else {
+                for (int64_t i = 0; i < it.len; i++)
+                    if (sw[i] >= 0) gi[sw[i]] = zf_proj_relu_one(gi[sw[i]], xi[sw[i]], rule);
+            }
+        }
     }
 }
 
@@ -319,7 +344,7 @@ static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_proj_slot *y = &a->out[0];
     if (!x->on || !y->on) return 0;
     if (!a->switches) return zf_fail(err, ZF_ERR_RUNTIME, "internal error: no switches recorded");
-    mp_proj_ctx c = {x, y, a->switches, 1, 1};
+    mp_proj_ctx c = {x, y, a->switches, 1, 1, a->relu_x ? zf_f32(a->relu_x) : NULL, a->rule};
     for (int i = 0; i < p->win.nsp; i++) {
         c.in_plane *= p->win.in[i];
         c.out_plane *= p->win.out[i];

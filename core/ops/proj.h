@@ -45,6 +45,9 @@ typedef struct zf_proj_slot {
                             // box (stores, not adds) when the walker sets fresh
     int fresh;              // inputs: the buffer held no signal before this node and was NOT zeroed
                             // (only when overwrite): project must store, not add
+    int alias;              // input 0: box_back sets it when project would only copy output 0's signal
+                            // into it (same shape, same box: LRN under deconvnet). When input 0 holds
+                            // no signal yet, the walker then swaps the two buffers and skips project.
 } zf_proj_slot;
 
 typedef struct zf_proj_args {
@@ -55,7 +58,22 @@ typedef struct zf_proj_args {
     float *scratch;            // op->proj_scratch floats, 64-byte aligned
     zf_pool *pool;
     int dense;                 // boxes are whole tensors; rules may skip sparsity tests
+    // MaxPool only, NULL otherwise: the walker fused the ReLU that produced input 0 (this pool is its
+    // only consumer). in[0] then holds the ReLU's input (its signal buffer and box; the box was empty
+    // of signal, so in[0].fresh) and relu_x its forward value: project unpools into it, then applies
+    // zf_proj_relu_one at the positions the switches point to. Every other position stays +0, which
+    // the ReLU rule maps to +0, so this equals unpooling and then rectifying the whole box.
+    const zf_tensor *relu_x;
 } zf_proj_args;
+
+// The ReLU rule for one element: go is the signal arriving at the output, xi the forward input.
+//   deconvnet: relu(go); guided: go where go > 0 and xi > 0; gradient: go where xi > 0 (else +0).
+// Idempotent: applying it twice to the same element changes nothing.
+static inline float zf_proj_relu_one(float go, float xi, zf_rule rule) {
+    if (rule == ZF_RULE_DECONVNET) return go > 0.0f ? go : 0.0f;
+    if (rule == ZF_RULE_GUIDED) return xi > 0.0f && go > 0.0f ? go : 0.0f;
+    return xi > 0.0f ? go : 0.0f;
+}
 
 // --- boxes ------------------------------------------------------------------------------------
 void zf_box_full(zf_box *b, const zf_tensor *t);
