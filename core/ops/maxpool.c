@@ -107,15 +107,19 @@ static int64_t mp_flat_index(int64_t pos, int64_t q, int64_t in_plane, const zf_
 // mp_row_interior for stride 1 or 2, eight outputs per step: lane l holds output ow + l. The same
 // scan order and rule, so the same results bit for bit. Stops before a step would read past the
 // plane (x has `plane` floats: a stride-2 step loads 16 floats for 15 used); returns the first
-// output it did not compute. Needs ow1 - ow0 >= 8.
+// output it did not compute. Fewer than 8 outputs (occlusion's small boxes: pool2 and pool5 of
+// ZFNet are 5 and 6 wide) take one step whose extra lanes read on into the next rows and are not
+// stored.
 MP_INLINE int64_t mp_row_interior_avx2(float *y, int32_t *sw, const float *x, int64_t W, int64_t plane, int64_t h0,
                                         int64_t pw, int64_t ow0, int64_t ow1, int64_t kh, int64_t kw, int64_t s) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i lanes = s == 2 ? _mm256_add_epi32(lane, lane) : lane;
+    const int narrow = ow1 - ow0 < 8;
+    const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(ow1 - ow0)), lane);   // narrow: lanes stored
     int64_t ow = ow0;
     for (; ow < ow1; ow += 8) {
         // A last partial step recomputes some outputs instead of leaving them to the scalar loop.
-        if (ow + 8 > ow1) ow = ow1 - 8;
+        if (!narrow && ow + 8 > ow1) ow = ow1 - 8;
         const int64_t base = h0 * W + ow * s - pw;
         if (base + (kh - 1) * W + kw - 1 + 8 * s > plane) break;
         const __m256i pos0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)base), lanes);
@@ -142,6 +146,11 @@ MP_INLINE int64_t mp_row_interior_avx2(float *y, int32_t *sw, const float *x, in
                 best = _mm256_blendv_ps(best, v, take);
                 pos = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(pos), at, take));
             }
+        if (narrow) {
+            _mm256_maskstore_ps(y + ow, keep, best);
+            _mm256_maskstore_epi32((int *)(sw + ow), keep, pos);
+            return ow1;
+        }
         _mm256_storeu_ps(y + ow, best);
         _mm256_storeu_si256((__m256i *)(sw + ow), pos);
     }
@@ -158,7 +167,7 @@ static void mp_row_fast(float *y, int32_t *sw, const float *x, const mp_ctx *c, 
     for (int64_t ow = 0; ow < a; ow++) sw[ow] = (int32_t)mp_window(&y[ow], x, g, 0, oh, ow);
     const int64_t h0 = oh * g->s[1] - g->pb[1], W = g->in[2], pw = g->pb[2], k1 = g->k[1], k2 = g->k[2];
 #if defined(__AVX2__)
-    if (g->s[2] <= 2 && b - a >= 8) {
+    if (g->s[2] <= 2 && b - a >= 2) {
         const int64_t plane = g->in[1] * W;
         if (k1 == 3 && k2 == 3 && g->s[2] == 2) a = mp_row_interior_avx2(y, sw, x, W, plane, h0, pw, a, b, 3, 3, 2);
         else a = mp_row_interior_avx2(y, sw, x, W, plane, h0, pw, a, b, k1, k2, g->s[2]);
