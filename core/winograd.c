@@ -195,6 +195,22 @@ static void lanes_at(lanes *l, int64_t t0, int64_t nt, const zf_conv_params *p) 
     }
 }
 
+// Work item `it` of a transform: a pair of vectors (16 tiles: a whole cache line of each row of V
+// or M), it % npairs, whose lanes are set up in l when the pair changes, and channels [*lo, *hi),
+// `per` of `total`. Consecutive items take consecutive pairs of the same channels.
+static int64_t item_at(lanes l[2], int64_t *have, int64_t *lo, int64_t *hi, int64_t it, int64_t npairs, int64_t per,
+                       int64_t total, int64_t t0, int64_t nt, const zf_conv_params *p) {
+    const int64_t pair = it % npairs;
+    *lo = it / npairs * per;
+    *hi = *lo + per < total ? *lo + per : total;
+    if (pair != *have) {
+        lanes_at(&l[0], t0 + pair * 2 * WL, nt, p);
+        lanes_at(&l[1], t0 + pair * 2 * WL + WL, nt, p);
+        *have = pair;
+    }
+    return pair;
+}
+
 // Lane q of the result: base[off[q] + add] where bit q of mask is set, else 0.
 static inline v8f gather8(const float *base, const int32_t *off, int32_t add, unsigned mask) {
 #if defined(__AVX2__)
@@ -226,14 +242,8 @@ static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64
     lanes l[2];
     int64_t have = -1;
     for (int64_t it = i0; it < i1; it++) {
-        // An item: two vectors (16 tiles: a whole cache line of each row of V) and a few channels.
-        // Consecutive items: consecutive pairs of the same channels.
-        const int64_t pair = it % npairs, c0 = it / npairs * CH_PER_ITEM, c1 = c0 + CH_PER_ITEM < C ? c0 + CH_PER_ITEM : C;
-        if (pair != have) {
-            lanes_at(&l[0], c->t0 + pair * 2 * WL, c->nt, p);
-            lanes_at(&l[1], c->t0 + pair * 2 * WL + WL, c->nt, p);
-            have = pair;
-        }
+        int64_t c0, c1;
+        const int64_t pair = item_at(l, &have, &c0, &c1, it, npairs, CH_PER_ITEM, C, c->t0, c->nt, p);
         for (int64_t ch = c0; ch < c1; ch++) {
             // The gathers wait for their slowest lane: the next channel's rows are fetched ahead.
             for (int e = 0; e < 4; e++) {
@@ -297,13 +307,8 @@ static inline __attribute__((always_inline)) void out_body(const out_ctx *c, int
     lanes l[2];
     int64_t have = -1;
     for (int64_t it = i0; it < i1; it++) {
-        // Two vectors per item, as in in_range: whole cache lines of M.
-        const int64_t pair = it % npairs, k0 = it / npairs * K_PER_ITEM, k1 = k0 + K_PER_ITEM < K ? k0 + K_PER_ITEM : K;
-        if (pair != have) {
-            lanes_at(&l[0], c->t0 + pair * 2 * WL, c->nt, p);
-            lanes_at(&l[1], c->t0 + pair * 2 * WL + WL, c->nt, p);
-            have = pair;
-        }
+        int64_t k0, k1;
+        const int64_t pair = item_at(l, &have, &k0, &k1, it, npairs, K_PER_ITEM, K, c->t0, c->nt, p);
         for (int64_t k = k0; k < k1; k++) {
             const float *mk = c->M + k * c->tb + pair * 2 * WL;
             if (k + 1 < k1)
