@@ -77,13 +77,13 @@ typedef struct inode {
     int rh, rw;                 // KERNEL: region size
     int nfeed;
     feed *feeds;                // one per input slot at most
-    int wino;                   // KERNEL conv run as Winograd F(4x4, 3x3): 1 directly, 2 on the
-                                // input's four stride-2 phases (a 5x5 or 6x6 stride-2 kernel)
+    int wino;                   // KERNEL conv run as Winograd (core/winograd.h): 1 directly, 2 on
+                                // the input's four stride-2 phases (a 5x5 or 6x6 stride-2 kernel)
     zf_conv_params wp;          // the convolution Winograd runs (phases: 4C channels, 3x3, stride 1)
-    size_t sw_count;            // KERNEL max pool: switches of the batch (the kernel's fast path
-                                // records them; the plan does not read them)
     float *wino_U;              // its transformed filters
     float *phases;              // wino 2: the regions' phases (B, 4C, OH + 2, OW + 2)
+    size_t sw_count;            // KERNEL max pool: switches of the batch (the kernel's fast path
+                                // records them; the plan does not read them)
     double flops_inc, flops_full;   // per position
 } inode;
 
@@ -425,10 +425,11 @@ static int plan_kernel(zf_inc *inc, int ni, inode *in, zf_error *err) {
     if (in->kind == K_AVG) return 0;   // our own kernel (divisors from global coordinates)
     if (reshape_fake(inc, in, n)) return zf_fail(err, ZF_ERR_RUNTIME, "%s: node '%s' (%s): internal error planning the box", inc->m->path,
                           n->name, n->op->type);
-    // Convolutions with constant weights as Winograd F(4x4, 3x3), the filters transformed once here:
-    // 3x3 stride 1 directly (multiplies of ZFNet's conv3-conv5 boxes cut 2.2-3.4x), 5x5 or 6x6
-    // stride 2 as a 3x3 stride-1 convolution over the input's four phases (x[2i+p][2j+q] for
-    // p, q in {0, 1}: 4C channels, the kernel split likewise; ZFNet's conv2: 2.8x fewer).
+    // Convolutions with constant weights as Winograd F(4x4, 3x3) or F(3x3, 3x3), the filters
+    // transformed once here: 3x3 stride 1 directly (multiplies of ZFNet's conv3-conv5 boxes cut
+    // 3.1-3.4x), 5x5 or 6x6 stride 2 as a 3x3 stride-1 convolution over the input's four phases
+    // (x[2i+p][2j+q] for p, q in {0, 1}: 4C channels, the kernel split likewise; ZFNet's conv2:
+    // 2.8x fewer).
     const zf_conv_params *fp = in->fake.params;
     if (in->kind == K_CONV && !(inc->flags & ZF_INC_NO_WINOGRAD) && in_is_const(inc, n, 1) &&
         (n->n_in < 3 || in_is_const(inc, n, 2))) {
