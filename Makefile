@@ -104,7 +104,7 @@ install: all
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zfviz
 	install -m 644 $(LIB) $(VLIB) $(DESTDIR)$(PREFIX)/lib/
 	# Headers keep the repository's layout under include/zfviz/, with zfviz.h on top.
-	for h in core/*.h core/onnx/onnx.h core/ops/op.h models/models.h viz/*.h; do \
+	for h in core/*.h core/onnx/onnx.h core/ops/*.h models/models.h viz/*.h; do \
 	    install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/zfviz/$$h; done
 	install -m 644 core/zfviz.h $(DESTDIR)$(PREFIX)/include/zfviz/zfviz.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' tools/zfviz.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zfviz.pc

@@ -30,6 +30,11 @@ export PKG_CONFIG_PATH=$T/prefix/lib/pkgconfig
 san=""
 [ "${ZF_ASAN:-0}" = 1 ] && san="-fsanitize=address,undefined"   # make asan installs sanitized libraries
 cc $san "$T/app.c" $(pkg-config --cflags --libs --static zfviz) -o "$T/app" || { echo "FAIL: compiling against the installed headers"; exit 1; }
+# Every installed header compiles on its own (its own includes installed beside it).
+for h in "$T"/prefix/include/zfviz/core/*.h "$T"/prefix/include/zfviz/core/ops/*.h; do
+  printf '#include "%s"\n' "$h" | cc -std=c11 -fsyntax-only -x c - $(pkg-config --cflags zfviz) 2>"$T/herr" ||
+    { cat "$T/herr"; echo "FAIL: installed header ${h#$T/prefix/} does not compile on its own"; exit 1; }
+done
 out=$("$T/app") || { echo "FAIL: app: $out"; exit 1; }
 echo "$out" | grep -q '^nodes [0-9]' || { echo "FAIL: app printed '$out'"; exit 1; }
 echo "install: ok ($out)"
