@@ -82,8 +82,6 @@ typedef struct inode {
     zf_conv_params wp;          // the convolution Winograd runs (phases: 4C channels, 3x3, stride 1)
     float *wino_U;              // its transformed filters
     float *phases;              // wino 2: the regions' phases (B, 4C, OH + 2, OW + 2)
-    size_t sw_count;            // KERNEL max pool: switches of the batch (the kernel's fast path
-                                // records them; the plan does not read them)
     double flops_inc, flops_full;   // per position
 } inode;
 
@@ -107,7 +105,7 @@ struct zf_inc {
     int *biy, *bix;             // the batch's start indices (B)
     int *t0, *t1, *t2, *t3;     // per-position temporaries (B each)
     size_t bytes;               // what was (or would be) allocated
-    size_t wino_bytes;          // of which the Winograd filters and max pools' switches
+    size_t wino_bytes;          // of which the Winograd filters and phase buffers
     double *profile;            // optional, n_nodes: seconds per node, added by zf_inc_run
     zf_exec ex;
 };
@@ -455,10 +453,6 @@ static int plan_kernel(zf_inc *inc, int ni, inode *in, zf_error *err) {
         inc->wino_bytes += (zf_wino_filter_bytes(&in->wp) + 63) & ~(size_t)63;
         if (zf_wino_scratch_bytes(&in->wp) > inc->scratch_bytes) inc->scratch_bytes = zf_wino_scratch_bytes(&in->wp);
     }
-    if (in->kind == K_MAX) {
-        in->sw_count = ALIGN16((size_t)inc->B * (size_t)(y->C * y->h * y->w));
-        inc->wino_bytes += in->sw_count * sizeof(int32_t);
-    }
     return 0;
 }
 
@@ -618,7 +612,6 @@ void zf_inc_free(zf_inc *inc) {
             free(inc->nd[i].feeds);
             free(inc->nd[i].wino_U);
             free(inc->nd[i].phases);
-            free(inc->nd[i].fake.switches);
         }
     free(inc->iv);
     free(inc->nd);
@@ -720,10 +713,6 @@ static int build(zf_inc **out, zf_model *m, int B, const int64_t *sy, int ny, co
     if (dry) { *out = inc; return 0; }
     for (int i = 0; i < m->n_nodes; i++) {
         inode *in = &inc->nd[i];
-        if (in->sw_count && !(in->fake.switches = aligned_alloc(64, in->sw_count * sizeof(int32_t)))) {
-            rc = zf_fail(err, ZF_ERR_RUNTIME, "occlusion: out of memory (%zu MB of switches)", in->sw_count >> 18);
-            goto fail;
-        }
         if (!in->wino) continue;
         const zf_conv_params *fp = in->fake.params, *q = &in->wp;
         const float *w = zf_f32(clean_t(inc, m->nodes[i].in[1]));

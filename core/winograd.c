@@ -8,16 +8,14 @@
 // time. m = 4 (36 multiplies for 16 outputs) unless 3 (25 for 9) wastes less on the output's size:
 // a 9x9 output is 3x3 tiles of 3 (225 multiplies per channel pair) or of 4 (324).
 // The transforms run 8 tiles at once, one tile per vector lane: the lanes gather their inputs
-// and scatter their outputs (AVX2 gathers, a scalar loop elsewhere), so tiles of any
-// image size, at image borders or past the end of the output, need no special case (masked lanes).
+// (AVX2 gathers, a scalar loop elsewhere) and store their outputs lane by lane, both masked, so
+// tiles of any image size, at image borders or past the end of the output, need no special case.
 #include <stdint.h>
 #include <string.h>
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
 #include "winograd.h"
-
-
 
 #define WL 8                    // tiles per vector
 #define BLOCK_BYTES ((size_t)24 << 20)   // V and M of one block of tiles
@@ -34,8 +32,8 @@ static int64_t tiles_w(const zf_conv_params *p) { const int64_t m = tile_m(p); r
 int zf_wino_tile(const zf_conv_params *p) { return (int)tile_m(p); }
 static int64_t n2(const zf_conv_params *p) { return (tile_m(p) + 2) * (tile_m(p) + 2); }
 
-// Floats between the 36 matrices of U, V and M: their sizes are often multiples of 4 KB, and 36
-// streams 4 KB apart would share one L1 set.
+// Floats between the n*n matrices of U, V and M: their sizes are often multiples of 4 KB, and 25
+// or 36 streams 4 KB apart would share one L1 set.
 static int64_t padded(int64_t floats) { return (floats + 15) / 16 * 16 + 16; }
 
 int zf_wino_applies(const zf_conv_params *p) {
@@ -45,7 +43,7 @@ int zf_wino_applies(const zf_conv_params *p) {
     // Multiplies saved against the direct form's 9 per output and channel pair.
     const double saved = 9.0 * (double)(p->OH * p->OW) / (double)cost_m(p, tile_m(p));
     if (saved < 1.8) return 0;
-    const double lim = 2147483647.0;   // gathers and scatters index with int32
+    const double lim = 2147483647.0;   // the lanes' offsets are int32
     return (double)p->N * p->C * p->H * p->W < lim && (double)p->N * p->K * p->OH * p->OW < lim;
 }
 

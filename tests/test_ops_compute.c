@@ -411,6 +411,11 @@ static void run_pools(const char *name, const pool_case *c, zf_pool *pool) {
     compare_i(w2, got_sw, ref_sw, nout);
     snprintf(w2, sizeof w2, "maxpool indices %s", what);
     compare_i(w2, idx, ref_idx, nout);
+    // Without switches or indices (occlusion's batched pools): the same values.
+    for (int64_t i = 0; i < nout; i++) out[i] = -1e30f;
+    zf_maxpool_forward(out, NULL, NULL, in, &mp, pool);
+    snprintf(w2, sizeof w2, "maxpool without switches %s", what);
+    compare(w2, out, ref, nout, 0, 0);
     zf_averagepool_forward(out, in, &ap, pool);
     snprintf(w2, sizeof w2, "averagepool cip %d %s", c->cip, what);
     compare(w2, out, ref_avg, nout, 1e-5, 1e-5);

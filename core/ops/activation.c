@@ -162,8 +162,8 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 // gi += the rectified go (deconvnet), where xi > 0 too (guided), or go where xi > 0 (gradient);
 // gi = instead when fresh (gi holds nothing yet, not even zeros). 8 at a time by hand (-O2 leaves
-// loops of unknown length scalar); the same values as the scalar form: a lane is go or +0.
-static inline float relu_one(float go, float xi, zf_rule rule) { return zf_proj_relu_one(go, xi, rule); }
+// loops of unknown length scalar); the same values as the scalar form (zf_proj_relu_one, ops/proj.h):
+// a lane is go or +0.
 
 static void relu_row(float *gi, const float *go, const float *xi, int64_t len, zf_rule rule, int fresh) {
     const v8f z = {0};
@@ -185,7 +185,7 @@ static void relu_row(float *gi, const float *go, const float *xi, int64_t len, z
     if (rule == ZF_RULE_DECONVNET)   // xi is not read: the forward values stay out of the cache
         for (; i < len; i++) gi[i] = (fresh ? 0.0f : gi[i]) + (go[i] > 0.0f ? go[i] : 0.0f);
     else
-        for (; i < len; i++) gi[i] = (fresh ? 0.0f : gi[i]) + relu_one(go[i], xi[i], rule);
+        for (; i < len; i++) gi[i] = (fresh ? 0.0f : gi[i]) + zf_proj_relu_one(go[i], xi[i], rule);
 }
 
 typedef struct {

@@ -27,6 +27,9 @@ int zf_maxpool_setup(zf_maxpool_params *p, int ndim, const int64_t *x, zf_error 
     return 0;
 }
 
+// Widest output row the fast path takes without a switch buffer (a row of switches on the stack).
+#define MP_ROW_MAX 1024
+
 typedef struct {
     float *out;
     int32_t *sw;
@@ -34,8 +37,9 @@ typedef struct {
     const float *in;
     const zf_maxpool_params *p;
     zf_pool_geom g;
-    // 2-D (or 1-D) undilated windows with switches: the outputs in rows [oh_lo, oh_hi) and columns
-    // [ow_lo, ow_hi) have their whole window inside the input and skip the clipping.
+    // 2-D (or 1-D) undilated windows: the outputs in rows [oh_lo, oh_hi) and columns [ow_lo, ow_hi)
+    // have their whole window inside the input and skip the clipping. The row kernels record
+    // switches; without a switch buffer (occlusion's batched pools) a row's go to a stack row.
     int fast;
     int64_t oh_lo, oh_hi, ow_lo, ow_hi;
 } mp_ctx;
@@ -190,7 +194,9 @@ static void mp_planes(void *vc, int64_t q0, int64_t q1) {
         int32_t *sw = c->sw ? c->sw + q * out_plane : NULL;
         int64_t *ix = c->idx ? c->idx + q * out_plane : NULL;
         if (c->fast) {
-            for (int64_t oh = 0; oh < g->out[1]; oh++) mp_row_fast(y + oh * g->out[2], sw + oh * g->out[2], x, c, oh);
+            int32_t row[MP_ROW_MAX];
+            for (int64_t oh = 0; oh < g->out[1]; oh++)
+                mp_row_fast(y + oh * g->out[2], sw ? sw + oh * g->out[2] : row, x, c, oh);
             if (ix)
                 for (int64_t o = 0; o < out_plane; o++)
                     ix[o] = mp_flat_index(sw[o], q, in_plane, g, c->p->storage_order);
@@ -222,7 +228,7 @@ void zf_maxpool_forward(float *out, int32_t *switches, int64_t *indices, const f
     mp_ctx c = {out, switches, indices, in, p, {{0}}, 0, 0, 0, 0, 0};
     zf_pool_geom_from(&c.g, &p->win);
     const zf_pool_geom *g = &c.g;
-    c.fast = switches && g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->pb[0] == 0 && g->d[1] == 1 &&
+    c.fast = (switches || (!indices && g->out[2] <= MP_ROW_MAX)) && g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->pb[0] == 0 && g->d[1] == 1 &&
              g->d[2] == 1;
     if (c.fast) {
         mp_interior(&c.oh_lo, &c.oh_hi, g, 1);
