@@ -35,6 +35,8 @@ static const char BENCH_HELP[] =
     "  --per-layer        also print, on stderr, one line per node:\n"
     "                     \"layer OP MEDIAN_MS MFLOP NAME\" (median over the timed passes)\n"
     "  --memory           also print, on stderr, peak resident memory against weights + activations\n"
+    "  --no-winograd      every convolution as im2col + GEMM (default: 3x3 stride-1 layers with\n"
+    "                     enough output tiles run as Winograd F(4x4,3x3), equal up to rounding)\n"
     "  -h, --help         this help\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad model file\n"
@@ -53,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
     const char *path = NULL, *v;
     long long batch = 1, threads = 0, repeat = 10, warmup = 2;
     zf_tensor shape = {0};
-    int have_shape = 0, no_opts = 0, per_layer = 0, memory = 0;
+    int have_shape = 0, no_opts = 0, per_layer = 0, memory = 0, no_winograd = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r;
@@ -82,6 +84,7 @@ int cmd_bench(int argc, char **argv) {
             }
             if (!strcmp(a, "--per-layer")) { per_layer = 1; continue; }
             if (!strcmp(a, "--memory")) { memory = 1; continue; }
+            if (!strcmp(a, "--no-winograd")) { no_winograd = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (path) return cli_usage(cmd, "unexpected argument '%s' (one MODEL expected)", a);
@@ -92,6 +95,7 @@ int cmd_bench(int argc, char **argv) {
     zf_load_opts lo = zf_load_defaults();
     lo.batch = batch;
     lo.threads = (int)threads;
+    lo.no_winograd = no_winograd;
     if (have_shape) { lo.n_input_shapes = 1; lo.input_shapes = &shape; }
     zf_error err = {0};
     zf_model m = {0};

@@ -70,6 +70,7 @@ static const char DECONV_HELP[] =
     "  --per-layer        also milliseconds per node, averaged over the projections (implies --time)\n"
     "  --dense            compute on whole tensors instead of the receptive field (a check)\n"
     "  --threads N        worker threads (default 0 = all cores)\n"
+    "  --no-winograd      the forward pass's convolutions all as im2col + GEMM (see zfviz bench)\n"
     "  -h, --help         this help\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input (unknown layer, unit out of\n"
@@ -130,7 +131,7 @@ int cmd_deconv(int argc, char **argv) {
     const char *raw_path = NULL, *spec = NULL, *cmap_name = NULL, *v;
     long long unit = -1, top = 0, item = 0, zoom = 0, columns = 0, repeat = 1, threads = 0;
     double alpha = 0.5, range = 0;
-    int have_at = 0, crop = 0, dense = 0, timing = 0, per_layer = 0, filter = -1, no_opts = 0;
+    int have_at = 0, crop = 0, dense = 0, timing = 0, per_layer = 0, filter = -1, no_opts = 0, no_winograd = 0;
     double *node_s = NULL;   // --per-layer: seconds per node over every projection
     int64_t at_y = 0, at_x = 0;
     zf_rule rule = ZF_RULE_DECONVNET;
@@ -191,6 +192,7 @@ int cmd_deconv(int argc, char **argv) {
             if (!strcmp(a, "--dense")) { dense = 1; continue; }
             if (!strcmp(a, "--time")) { timing = 1; continue; }
             if (!strcmp(a, "--per-layer")) { per_layer = timing = 1; continue; }
+            if (!strcmp(a, "--no-winograd")) { no_winograd = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (!model_path) model_path = a;
@@ -257,6 +259,7 @@ int cmd_deconv(int argc, char **argv) {
     }
     zf_load_opts lo = zf_load_defaults();
     lo.threads = (int)threads;
+    lo.no_winograd = no_winograd;
     lo.n_input_shapes = 1;
     lo.input_shapes = tensor_path ? &x : &shape;
     rc = zf_model_from_onnx(&m, &om, model_path, &lo, &err);

@@ -71,7 +71,8 @@ static const char OCCLUDE_HELP[] =
     "  --shard K/N          only the K-th of N deterministic slices of the inputs (K = 1..N), for\n"
     "                       splitting a batch across machines; merge with `zfviz report`\n"
     "  --naive              run every position through the whole network (slow; for checking)\n"
-    "  --no-winograd        incremental 3x3 convolutions as im2col + GEMM instead of Winograd\n"
+    "  --no-winograd        every convolution as im2col + GEMM instead of Winograd (the\n"
+    "                       incremental passes' and the full forward pass's)\n"
     "                       F(4x4,3x3) (same map up to float rounding; for comparisons)\n"
     "  --approx             approximate: a coarse grid first (stride 2S), then exact positions only\n"
     "                       where the coarse map is strongest (Krypton's drill-down); labelled so\n"
@@ -567,6 +568,7 @@ static int worker_init(worker *w, const settings *s, int threads, zf_error *err)
     shape.dims[3] = in->dims[3] > 0 ? in->dims[3] : s->size_w;
     zf_load_opts lo = zf_load_defaults();
     lo.threads = threads;
+    lo.no_winograd = s->no_winograd;
     lo.n_input_shapes = 1;
     lo.input_shapes = &shape;
     int rc = zf_model_from_onnx(&w->m, &om, s->model_path, &lo, err);

@@ -46,6 +46,7 @@ static const char RUN_HELP[] =
     "  --dump DIR           write every recorded tensor as DIR/<name>.pb (characters outside\n"
     "                       A-Z a-z 0-9 . _ - become _; the TensorProto keeps the real name)\n"
     "  --threads N          worker threads (default 0 = all cores)\n"
+    "  --no-winograd        every convolution as im2col + GEMM (see zfviz bench)\n"
     "  -h, --help           this help\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input file\n"
@@ -119,7 +120,7 @@ int cmd_run(int argc, char **argv) {
     long long top = 5, threads = 0;
     float mean[3], std[3];
     double scale = 0;
-    int have_mean = 0, have_std = 0, bgr = 0, resize = -1, no_opts = 0;
+    int have_mean = 0, have_std = 0, bgr = 0, resize = -1, no_opts = 0, no_winograd = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r;
@@ -180,6 +181,7 @@ int cmd_run(int argc, char **argv) {
                 continue;
             }
             if (!strcmp(a, "--bgr")) { bgr = 1; continue; }
+            if (!strcmp(a, "--no-winograd")) { no_winograd = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
         if (!model_path) model_path = a;
@@ -236,6 +238,7 @@ int cmd_run(int argc, char **argv) {
     }
     zf_load_opts lo = zf_load_defaults();
     lo.threads = (int)threads;
+    lo.no_winograd = no_winograd;
     lo.n_input_shapes = n_feed;
     lo.input_shapes = n_tensors ? xs : &shape;
     rc = zf_model_from_onnx(&m, &om, model_path, &lo, &err);

@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include "graph.h"
 #include "ops/op.h"
+#include "ops/conv.h"
 #include "parallel.h"
 
 #define ZF_MIN_OPSET 7
@@ -325,6 +326,7 @@ static int process_node(loader *L, const zf_onnx_node *on, int depth, int take) 
     if (op->params_size && !(n->params = zf_calloc(1, op->params_size, L->err))) return L->err->code;
     if (op->parse && op->parse(n->params, on, m->opset, L->err))
         return zf_error_prefix(L->err, "%s: node '%s' (%s)", L->what, lbl, on->op_type);
+    if (op == &zf_op_conv) ((zf_conv_params *)n->params)->no_winograd = L->opts->no_winograd;
     n->n_in = on->n_inputs;
     n->n_out = on->n_outputs;
     n->in = zf_calloc((size_t)(n->n_in + 1), sizeof *n->in, L->err);

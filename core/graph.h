@@ -58,6 +58,9 @@ typedef struct zf_load_opts {
     int64_t batch;         // replaces a symbolic/unknown first input dimension (default 1)
     int threads;           // 0 = all cores
     int fuse;              // pattern fusion, e.g. LRN (default 1); constant folding always runs
+    int no_winograd;       // 1: every convolution as im2col + GEMM, none as Winograd (default 0:
+                           // 3x3 stride-1 layers with enough output tiles run as Winograd F(4x4,3x3),
+                           // equal up to rounding: core/winograd.h)
     int n_input_shapes;    // optional: explicit shapes for the graph inputs in order. An int64 input
     const zf_tensor *input_shapes;   // given with data is a shape parameter: frozen as a constant
                                      // at load time (forward then checks it is fed the same values)

@@ -409,6 +409,9 @@ static int plan_kernel(zf_inc *inc, int ni, inode *in, zf_error *err) {
     zf_window_attrs *at = NULL;
     if (in->kind == K_CONV) at = &((zf_conv_params *)in->fake.params)->attrs;
     else if (in->kind == K_MAX) at = &((zf_maxpool_params *)in->fake.params)->attrs;
+    // The box's convolution runs as this plan's own Winograd (filters transformed once, below) or
+    // as im2col: never zf_conv2d_forward's per-call Winograd.
+    if (in->kind == K_CONV) ((zf_conv_params *)in->fake.params)->no_winograd = 1;
     if (at) {
         memset(at->pads, 0, sizeof at->pads);
         at->n_pads = 0;

@@ -19,6 +19,7 @@
 
 #define WL 8                    // tiles per vector
 #define BLOCK_BYTES ((size_t)24 << 20)   // V and M of one block of tiles
+#define STREAM_U_BYTES ((size_t)8 << 20)  // larger U: written with streaming stores
 typedef float v8f __attribute__((vector_size(32)));
 
 // Multiplies per channel pair for tiles of m outputs.
@@ -45,6 +46,18 @@ int zf_wino_applies(const zf_conv_params *p) {
     if (saved < 1.8) return 0;
     const double lim = 2147483647.0;   // the lanes' offsets are int32
     return (double)p->N * p->C * p->H * p->W < lim && (double)p->N * p->K * p->OH * p->OW < lim;
+}
+
+// Fewest tiles (over the batch) for the forward pass: the filters' transform costs about a tenth of
+// the layer at 49 tiles (VGG-16's conv4_x, 28x28) and more than it saves at 16 (14x14, 13x13).
+#define FORWARD_MIN_TILES 40
+
+int zf_wino_in_forward(const zf_conv_params *p) {
+    return !p->no_winograd && zf_wino_applies(p) && p->N * tiles_h(p) * tiles_w(p) >= FORWARD_MIN_TILES;
+}
+
+size_t zf_wino_conv_bytes(const zf_conv_params *p) {
+    return ((zf_wino_filter_bytes(p) + 63) & ~(size_t)63) + zf_wino_scratch_bytes(p);
 }
 
 size_t zf_wino_filter_bytes(const zf_conv_params *p) { return (size_t)(n2(p) * padded(p->K * p->C)) * sizeof(float); }
@@ -118,17 +131,17 @@ size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
 // for n = 5, G = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1].
 static void gn(float *o, int n, float g0, float g1, float g2) {
     if (n == 6) {
-        o[0] = g0 / 4;
-        o[1] = -(g0 + g1 + g2) / 6;
-        o[2] = -(g0 - g1 + g2) / 6;
-        o[3] = g0 / 24 + g1 / 12 + g2 / 6;
-        o[4] = g0 / 24 - g1 / 12 + g2 / 6;
+        o[0] = g0 * (1.0f / 4);
+        o[1] = (g0 + g1 + g2) * (-1.0f / 6);
+        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
+        o[3] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
+        o[4] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
         o[5] = g2;
     } else {
-        o[0] = g0 / 2;
-        o[1] = -(g0 + g1 + g2) / 2;
-        o[2] = -(g0 - g1 + g2) / 6;
-        o[3] = (g0 + 2 * g1 + 4 * g2) / 6;
+        o[0] = g0 * (1.0f / 2);
+        o[1] = (g0 + g1 + g2) * (-1.0f / 2);
+        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
+        o[3] = (g0 + 2 * g1 + 4 * g2) * (1.0f / 6);
         o[4] = g2;
     }
 }
@@ -139,14 +152,69 @@ typedef struct {
     float *U;
     const float *w;
     int64_t C, plane;
-    int n;
+    int n, stream;              // stream: U is too large to stay in cache (streaming stores)
 } filt_ctx;
+
+// gn on 8 filters at once (one per lane), the same operations in the same order as gn (products
+// with the reciprocals: divisions made the transform 3x slower).
+static inline void gn8(v8f *o, int n, v8f g0, v8f g1, v8f g2) {
+    if (n == 6) {
+        o[0] = g0 * (1.0f / 4);
+        o[1] = (g0 + g1 + g2) * (-1.0f / 6);
+        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
+        o[3] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
+        o[4] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
+        o[5] = g2;
+    } else {
+        o[0] = g0 * (1.0f / 2);
+        o[1] = (g0 + g1 + g2) * (-1.0f / 2);
+        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
+        o[3] = (g0 + 2 * g1 + 4 * g2) * (1.0f / 6);
+        o[4] = g2;
+    }
+}
 
 static void filt_range(void *vc, int64_t k0, int64_t k1) {
     const filt_ctx *c = vc;
     const int n = c->n;
-    for (int64_t k = k0; k < k1; k++)
-        for (int64_t ch = 0; ch < c->C; ch++) {
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t ch = 0;
+        // Sixteen input channels at a time, eight per vector, one per lane: the forward pass
+        // transforms its filters on every call (VGG-16's conv4_2: 262144 filters, 15 ms one by one).
+        // Two vectors fill a cache line of each of the n*n planes, so streaming stores write whole lines.
+        for (; ch + 2 * WL <= c->C; ch += 2 * WL) {
+            v8f u[2][6][6];   // u[h][a][b]: lanes = channels ch + h*WL + q
+            for (int h = 0; h < 2; h++) {
+                const float *g = c->w + (k * c->C + ch + h * WL) * 9;
+                v8f e[9];
+#if defined(__AVX2__)
+                // Gathers do not start the hardware prefetcher: later groups' weights are fetched ahead.
+                for (int f = 0; f < 9 * WL; f += 16) __builtin_prefetch(g + 4 * 9 * WL + f);
+                const __m256i nine = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
+                for (int t = 0; t < 9; t++) e[t] = (v8f)_mm256_i32gather_ps(g + t, nine, 4);
+#else
+                for (int t = 0; t < 9; t++)
+                    for (int q = 0; q < WL; q++) e[t][q] = g[q * 9 + t];
+#endif
+                v8f t3[3][6];   // t3[j] = G g[., j]
+                for (int j = 0; j < 3; j++) gn8(t3[j], n, e[j], e[3 + j], e[6 + j]);
+                for (int a = 0; a < n; a++) gn8(u[h][a], n, t3[0][a], t3[1][a], t3[2][a]);
+            }
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) {
+                    float *dst = c->U + (a * n + b) * c->plane + k * c->C + ch;
+#if defined(__AVX__)
+                    if (c->stream) {   // 64-byte aligned: C and the planes are multiples of 16
+                        _mm256_stream_ps(dst, (__m256)u[0][a][b]);
+                        _mm256_stream_ps(dst + WL, (__m256)u[1][a][b]);
+                        continue;
+                    }
+#endif
+                    memcpy(dst, &u[0][a][b], sizeof u[0][a][b]);
+                    memcpy(dst + WL, &u[1][a][b], sizeof u[1][a][b]);
+                }
+        }
+        for (; ch < c->C; ch++) {
             const float *g = c->w + (k * c->C + ch) * 9;
             float t[3][6], u[6];   // t[j] = G g[., j]: column j of G g
             for (int j = 0; j < 3; j++) gn(t[j], n, g[j], g[3 + j], g[6 + j]);
@@ -155,11 +223,16 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
                 for (int b = 0; b < n; b++) c->U[(a * n + b) * c->plane + k * c->C + ch] = u[b];
             }
         }
+    }
 }
 
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool) {
-    filt_ctx c = {U, w, p->C, padded(p->K * p->C), (int)tile_m(p) + 2};
+    filt_ctx c = {U, w, p->C, padded(p->K * p->C), (int)tile_m(p) + 2,
+                  p->C % (2 * WL) == 0 && ((uintptr_t)U & 63) == 0 && zf_wino_filter_bytes(p) > STREAM_U_BYTES};
     zf_parallel_for(pool, p->K, filt_range, &c);
+#if defined(__AVX__)
+    if (c.stream) _mm_sfence();
+#endif
 }
 
 // --- lanes: WL tiles' offsets and masks -----------------------------------------------------------------
@@ -379,4 +452,11 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
         out_ctx oc = {out, M, b, p, t0, nt, tb, nvec, pm};
         zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), six ? out_range6 : out_range5, &oc);
     }
+}
+
+void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
+                  const zf_conv_params *p, zf_pool *pool) {
+    float *U = scratch;
+    zf_wino_filters(U, w, p, pool);
+    zf_wino_forward(out, U + ((zf_wino_filter_bytes(p) + 63) & ~(size_t)63) / sizeof(float), in, U, b, p, pool);
 }

@@ -1,8 +1,9 @@
 // winograd.h: 3x3 stride-1 convolution as Winograd F(4x4, 3x3) or F(3x3, 3x3) (Lavin & Gray, "Fast
 // Algorithms for Convolutional Neural Networks", CVPR 2016): 36 multiplies per 4x4 block of outputs
-// and input channel instead of 144 (25 per 3x3 instead of 81). The filters' transform costs about as much as the layer itself, so this is
-// for callers that run the same layer many times and keep the transformed filters: occlusion's
-// incremental passes (core/incremental.c) transform once per map and run hundreds of batches.
+// and input channel instead of 144 (25 per 3x3 instead of 81). Occlusion's incremental passes
+// (core/incremental.c) transform the filters once per map and run hundreds of batches; the forward
+// pass (zf_conv2d_forward, through zf_wino_conv) transforms them on every call, on layers with
+// enough output tiles to pay for that (zf_wino_in_forward).
 //
 //   zf_conv_params p;  ... zf_conv_setup(&p, x, wd, &err) ...
 //   if (zf_wino_applies(&p)) {
@@ -30,6 +31,16 @@ size_t zf_wino_filter_bytes(const zf_conv_params *p);
 // The tile size used for p: 4 (F(4x4, 3x3)) or 3 (F(3x3, 3x3), when it wastes less on the output's size).
 int zf_wino_tile(const zf_conv_params *p);
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool);
+// 1 when zf_conv2d_forward runs p as Winograd, its filters transformed on every call: p applies,
+// p->no_winograd is 0, and there are enough tiles (N * tiles >= 40: VGG-16's layers of 28x28 and
+// larger at batch 1) for the transform of the filters to be paid back.
+int zf_wino_in_forward(const zf_conv_params *p);
+// The scratch zf_wino_conv needs: the filters, then zf_wino_scratch_bytes.
+size_t zf_wino_conv_bytes(const zf_conv_params *p);
+// in (N, C, H, W), w (K, C, 3, 3), b (K) or NULL -> out; scratch: zf_wino_conv_bytes(p), 64-byte
+// aligned. The filters' transform, then zf_wino_forward.
+void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
+                  const zf_conv_params *p, zf_pool *pool);
 // in (N, C, H, W), U from zf_wino_filters, b (K) or NULL -> out (N, K, OH, OW), p's padding honored;
 // scratch: zf_wino_scratch_bytes(p) bytes, 64-byte aligned.
 size_t zf_wino_scratch_bytes(const zf_conv_params *p);

@@ -112,10 +112,13 @@ static void ref_conv(double *out, const float *in, const float *w, const float *
 }
 
 // budget 0: default plan; else re-plan with that im2col budget (forces tiling).
+static int conv_no_winograd;   // run_conv sets zf_conv_params.no_winograd to this
+
 static void run_conv(const char *name, const conv_case *c, size_t budget, zf_pool *pool) {
     zf_conv_params p;
     memset(&p, 0, sizeof p);
     p.group = c->group;
+    p.no_winograd = conv_no_winograd;
     p.attrs.n_strides = p.attrs.n_dilations = 2;
     p.attrs.strides[0] = c->sh; p.attrs.strides[1] = c->sw;
     p.attrs.dilations[0] = c->dh; p.attrs.dilations[1] = c->dw;
@@ -167,10 +170,11 @@ static void run_conv(const char *name, const conv_case *c, size_t budget, zf_poo
     ref_conv(ref, in, w, b, c, OH, OW, pt, pl);
     char what[256];
     snprintf(what, sizeof what, "%s N%lld C%lld %lldx%lld K%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld,%lld,%lld g%lld%s "
-             "[direct %d rows %lld imgs %lld]", name, (long long)c->N, (long long)c->C, (long long)c->H, (long long)c->W,
+             "[direct %d rows %lld imgs %lld winograd %d]", name, (long long)c->N, (long long)c->C, (long long)c->H, (long long)c->W,
              (long long)c->K, (long long)c->kh, (long long)c->kw, (long long)c->sh, (long long)c->sw, (long long)c->dh,
              (long long)c->dw, (long long)pt, (long long)pl, (long long)p.ph_end, (long long)p.pw_end,
-             (long long)c->group, c->bias ? " bias" : "", p.direct, (long long)p.tile_rows, (long long)p.images_per_tile);
+             (long long)c->group, c->bias ? " bias" : "", p.direct, (long long)p.tile_rows, (long long)p.images_per_tile,
+             zf_wino_in_forward(&p));
     compare(what, out, ref, nout, 1e-4, 1e-4);
     free(in); free(w); free(b); free(out); free(col); free(ref);
 }
@@ -200,8 +204,26 @@ static void test_conv(zf_pool *pool) {
     run_conv("conv tiled", &tiled, 1, pool);
     run_conv("conv tiled serial", &tiled, 1, NULL);
     conv_case big = {2, 24, 40, 40, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};   // parallel im2col
-    run_conv("conv big", &big, 0, pool);
+    // 200 tiles: the forward pass runs it as Winograd unless told not to; both must match.
+    checks++;
+    {
+        zf_conv_params q;
+        memset(&q, 0, sizeof q);
+        q.group = 1;
+        q.attrs.n_pads = 4;
+        for (int i = 0; i < 4; i++) q.attrs.pads[i] = 1;
+        int64_t x[4] = {2, 24, 40, 40}, wd[4] = {32, 24, 3, 3};
+        zf_error err = {0};
+        if (zf_conv_setup(&q, x, wd, &err) || !zf_wino_in_forward(&q)) {
+            printf("FAIL conv big: the forward pass should run it as Winograd\n");
+            failures++;
+        }
+    }
+    run_conv("conv big (Winograd)", &big, 0, pool);
+    conv_no_winograd = 1;
+    run_conv("conv big (im2col)", &big, 0, pool);
     run_conv("conv big tiled", &big, 64 << 10, pool);
+    conv_no_winograd = 0;
     conv_case batched = {8, 16, 6, 5, 8, 3, 3, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0};
     run_conv("conv batched", &batched, 0, pool);
     // Random shapes.
@@ -808,6 +830,8 @@ static void test_winograd(zf_pool *pool) {
         {.N = 3, .C = 17, .H = 9, .W = 14, .K = 20, .pt = 1, .pl = 0, .pb = 2, .pr = 1},
         {.N = 2, .C = 16, .H = 5, .W = 5, .K = 16, .bias = 1},
         {.N = 40, .C = 16, .H = 6, .W = 6, .K = 16, .bias = 1},   // many tiles: more than one vector
+        // U of 9.4 MB: the filters' transform writes it with streaming stores (STREAM_U_BYTES)
+        {.N = 1, .C = 256, .H = 8, .W = 8, .K = 256, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .bias = 1},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) run_wino(&fixed[i], pool);
     for (int r = 0; r < 8; r++) {

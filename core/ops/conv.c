@@ -8,6 +8,7 @@
 #include "conv.h"
 #include "compute_util.h"
 #include "proj.h"
+#include "../winograd.h"
 #include <stdint.h>
 
 // A tile whose column matrix is smaller than this many floats is built on the calling thread: waking
@@ -78,9 +79,12 @@ static void scratch_floats(const zf_conv_params *p, int64_t *col, int64_t *tmp) 
 size_t zf_conv_scratch_bytes(const zf_conv_params *p) {
     int64_t c, t;
     scratch_floats(p, &c, &t);
-    // The backward pass uses the column tiles even when the forward pass runs the small-taps kernel.
-    if (p->small_taps && small_floats(p) > c + t) return (size_t)small_floats(p) * sizeof(float);
-    return (size_t)(c + t) * sizeof(float);
+    // The backward pass uses the column tiles even when the forward pass runs the small-taps kernel
+    // or Winograd.
+    size_t bytes = (size_t)(c + t) * sizeof(float);
+    if (p->small_taps && (size_t)small_floats(p) * sizeof(float) > bytes) bytes = (size_t)small_floats(p) * sizeof(float);
+    if (zf_wino_in_forward(p) && zf_wino_conv_bytes(p) > bytes) bytes = zf_wino_conv_bytes(p);
+    return bytes;
 }
 
 int zf_conv_setup(zf_conv_params *p, const int64_t x[4], const int64_t w[4], zf_error *err) {
@@ -421,6 +425,10 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                        const zf_conv_params *p, zf_pool *pool) {
     const int64_t G = p->group, Cg = p->C / G, Kg = p->K / G;
     const int64_t HW = p->H * p->W, ohw = p->OH * p->OW, ckk = Cg * p->kh * p->kw;
+    if (zf_wino_in_forward(p)) {
+        zf_wino_conv(out, col, in, w, b, p, pool);
+        return;
+    }
 #if defined(__AVX2__) && defined(__FMA__)
     if (p->small_taps) {
         conv_small_taps(out, col, in, w, b, p, pool);

@@ -43,6 +43,8 @@ typedef struct zf_conv_params {
     int small_taps;             // few input taps per output (C*kh*kw <= ZF_CONV_SMALL_TAPS, e.g. conv1):
                                 // no im2col and no GEMM, a register-blocked kernel (conv.c); the
                                 // tiling above still sizes the scratch for the backward pass
+    int no_winograd;            // 1: never Winograd (core/winograd.h), even where it would pay;
+                                // 0 (zeroed params): zf_conv2d_forward chooses
 } zf_conv_params;
 
 extern const zf_op zf_op_conv;
