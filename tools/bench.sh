@@ -21,7 +21,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 
 echo
 echo "== forward pass (threads $T, median of $R)"
-printf "%-10s %5s %10s %10s %8s %8s %12s %10s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "torch ms" "zf/torch"
+# conv%pk: the conv layers' FLOPs (direct convolution, as `zfviz info` counts them) over their time,
+# against the sgemm peak; layers run as Winograd do fewer multiplies than that, so the figure is an
+# effective rate and can pass 100%. "im2col%" is the same with --no-winograd (every layer im2col + GEMM).
+printf "%-10s %5s %10s %10s %8s %8s %8s %12s %10s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "im2col%" "torch ms" "zf/torch"
 for spec in zfnet:224 alexnet:227 vgg16:224; do
   arch=${spec%%:*}; size=${spec##*:}
   model=$dir/$arch.onnx
@@ -33,6 +36,8 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
     # Conv layers alone: sum of their MFLOPs over the sum of their ms (--per-layer lines on stderr:
     # "layer OP MEDIAN_MS MFLOP NAME").
     convgf=$(awk '$2 == "Conv" { f += $4; t += $3 } END { if (t > 0) printf "%.1f", f / t }' "$dir/$arch-b$b.layers")
+    "$Z" bench "$model" --batch $b --threads $T --repeat $R --per-layer --no-winograd 2>"$dir/$arch-b$b-im2col.layers" >/dev/null
+    im2colgf=$(awk '$2 == "Conv" { f += $4; t += $3 } END { if (t > 0) printf "%.1f", f / t }' "$dir/$arch-b$b-im2col.layers")
     tms="-"
     if [ $have_torch = 1 ]; then
       tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $R 2>/dev/null |
@@ -41,7 +46,8 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
     fi
     pct=$(awk -v g="$gf" -v p="$peak" 'BEGIN{ if (p > 0) printf "%.0f", 100*g/p }')
     cpct=$(awk -v g="$convgf" -v p="$peak" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p; else printf "-" }')
-    printf "%-10s %5s %10s %10s %8s %8s %12s %10s\n" "$arch" "$b" "$ms" "$gf" "$pct" "$cpct" "$tms" "$(ratio "$ms" "$tms")"
+    ipct=$(awk -v g="$im2colgf" -v p="$peak" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p; else printf "-" }')
+    printf "%-10s %5s %10s %10s %8s %8s %8s %12s %10s\n" "$arch" "$b" "$ms" "$gf" "$pct" "$cpct" "$ipct" "$tms" "$(ratio "$ms" "$tms")"
   done
   echo "   memory ($arch, batch 1): $("$Z" bench "$model" --batch 1 --threads $T --repeat 1 --memory 2>&1 >/dev/null | grep -m1 '^memory:' || echo '-')"
 done
