@@ -73,9 +73,28 @@ static int64_t block_tiles(const zf_conv_params *p) {
     return (tb + 2 * WL - 1) / (2 * WL) * (2 * WL);   // whole pairs of vectors (in_range)
 }
 
+// The fused path (fused_part, below): layers with many tiles and few channels go 16 tiles at a time
+// through all three steps on one thread, V and M in that thread's L2, no V or M of a whole block
+// through L3: VGG-16's conv1_2 ran 0.7x the block path's time on one thread. Up to FUSED_PARTS
+// threads take a share of the tiles each, in their own buffers.
+#define FUSED_MAX_CK 192        // C + K: V and M of 16 tiles in 36 * 16 * 192 floats = 442 KB
+                                // (at 256, VGG-16's conv2_2, the block path was as fast)
+#define FUSED_MIN_TILES 256     // enough pairs of vectors for every thread
+#define FUSED_PARTS 16
+
+static int fused(const zf_conv_params *p) {
+    return p->C + p->K <= FUSED_MAX_CK && p->N * tiles_h(p) * tiles_w(p) >= FUSED_MIN_TILES;
+}
+
+// Floats of one fused part's V and M.
+static int64_t fused_floats(const zf_conv_params *p) { return n2(p) * (padded(p->C * 2 * WL) + padded(p->K * 2 * WL)); }
+
 size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
     const int64_t tb = block_tiles(p);
-    return (size_t)(n2(p) * (padded(p->C * tb) + padded(p->K * tb))) * sizeof(float);
+    size_t bytes = (size_t)(n2(p) * (padded(p->C * tb) + padded(p->K * tb))) * sizeof(float);
+    if (fused(p) && (size_t)(FUSED_PARTS * fused_floats(p)) * sizeof(float) > bytes)
+        bytes = (size_t)(FUSED_PARTS * fused_floats(p)) * sizeof(float);
+    return bytes;
 }
 
 // --- the 1-D transforms -----------------------------------------------------------------------------
@@ -307,7 +326,8 @@ typedef struct {
     int64_t t0, nt, tb, nvec, pv;   // block's first tile, tiles in all, block width, vectors, plane
 } in_ctx;
 
-static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64_t i0, int64_t i1, const int n) {
+static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64_t i0, int64_t i1, const int n,
+                                                          const int stream) {
     const zf_conv_params *p = c->p;
     const int64_t W = p->W, HW = p->H * p->W, C = p->C, npairs = c->nvec / 2;
     lanes l[2];
@@ -317,7 +337,18 @@ static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64
         const int64_t pair = item_at(l, &have, &c0, &c1, it, npairs, CH_PER_ITEM, C, c->t0, c->nt, p);
         for (int64_t ch = c0; ch < c1; ch++) {
             // The gathers wait for their slowest lane: the next channel's rows are fetched ahead.
-            for (int e = 0; e < 4; e++) {
+            // The fused path's 16 tiles read a narrow window of each plane: the window two channels on.
+            for (int h = 0; h < 2 && !stream && ch + 2 < C; h++)
+                for (int i = 0; i < n; i++) {
+                    const int64_t a = l[h].in[0] + (ch + 2) * HW + i * W, z = l[h].in[WL - 1] + (ch + 2) * HW + i * W;
+                    if (a >= 0) {
+                        __builtin_prefetch(c->in + a);
+                        __builtin_prefetch(c->in + a + 16);
+                        __builtin_prefetch(c->in + a + 32);
+                    }
+                    if (z >= 0) __builtin_prefetch(c->in + z + 4);
+                }
+            for (int e = 0; e < 4 && stream; e++) {
                 const float *r = c->in + l[e / 2].pf[e % 2] + (ch + 1) * HW;
                 const int64_t len = HW <= 1024 ? HW : 6 * W < HW ? 6 * W : HW;   // small planes whole
                 if (ch + 1 < C)
@@ -338,27 +369,30 @@ static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64
                     BTN(n, (o[h] + a * n), r);
                 }
             }
-            // V is written once and read by the GEMMs: streaming stores, whole lines, no reads for
-            // ownership (these stalled the transform on every line).
+            // A block's V is written once and read by the GEMMs: streaming stores, whole lines, no
+            // reads for ownership (these stalled the transform on every line). The fused path's V
+            // stays in cache: plain stores.
             float *v = c->V + ch * c->tb + pair * 2 * WL;
             for (int xi = 0; xi < n * n; xi++) {
 #if defined(__AVX__)
-                _mm256_stream_ps(v + xi * c->pv, (__m256)o[0][xi]);
-                _mm256_stream_ps(v + xi * c->pv + WL, (__m256)o[1][xi]);
-#else
+                if (stream) {
+                    _mm256_stream_ps(v + xi * c->pv, (__m256)o[0][xi]);
+                    _mm256_stream_ps(v + xi * c->pv + WL, (__m256)o[1][xi]);
+                    continue;
+                }
+#endif
                 memcpy(v + xi * c->pv, &o[0][xi], sizeof o[0][xi]);
                 memcpy(v + xi * c->pv + WL, &o[1][xi], sizeof o[1][xi]);
-#endif
             }
         }
     }
 #if defined(__AVX__)
-    _mm_sfence();   // the streaming stores are seen by the GEMMs' threads
+    if (stream) _mm_sfence();   // the streaming stores are seen by the GEMMs' threads
 #endif
 }
 
-static void in_range6(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 6); }
-static void in_range5(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 5); }
+static void in_range6(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 6, 1); }
+static void in_range5(void *vc, int64_t i0, int64_t i1) { in_body(vc, i0, i1, 5, 1); }
 
 // --- outputs: M[xi] (K, tb) -> out ------------------------------------------------------------------
 
@@ -398,11 +432,27 @@ static inline __attribute__((always_inline)) void out_body(const out_ctx *c, int
                     v8f r[6], o[4];
                     for (int b = 0; b < n; b++) r[b] = s[b][y];
                     ATN(n, o, r);
-                    float f[4][WL];
-                    for (int x = 0; x < m; x++) {
-                        const v8f t = o[x] + bias;
-                        memcpy(f[x], &t, sizeof t);
+                    for (int x = 0; x < m; x++) o[x] += bias;
+#if defined(__AVX__)
+                    if (m == 4 && lh->orow[y] == 0xffu && lh->ocol[3] == 0xffu) {
+                        // Eight whole rows of 4: transposed so each lane's 4 outputs are one
+                        // 16-byte store (u[j] holds lane j in its low half and lane j + 4 above).
+                        const __m256 t0 = _mm256_unpacklo_ps((__m256)o[0], (__m256)o[1]),
+                                     t1 = _mm256_unpackhi_ps((__m256)o[0], (__m256)o[1]),
+                                     t2 = _mm256_unpacklo_ps((__m256)o[2], (__m256)o[3]),
+                                     t3 = _mm256_unpackhi_ps((__m256)o[2], (__m256)o[3]);
+                        const __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                                             _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+                        float *dst = c->out + k * OHW + y * OW;
+                        for (int j = 0; j < 4; j++) {
+                            _mm_storeu_ps(dst + lh->out[j], _mm256_castps256_ps128(u[j]));
+                            _mm_storeu_ps(dst + lh->out[j + 4], _mm256_extractf128_ps(u[j], 1));
+                        }
+                        continue;
                     }
+#endif
+                    float f[4][WL];
+                    for (int x = 0; x < m; x++) memcpy(f[x], &o[x], sizeof o[x]);
                     // Each lane's row of m outputs (fewer at the output's right edge), lane by lane:
                     // AVX2 has no scatter, and the stores of a lane go to one cache line.
                     for (unsigned rows = lh->orow[y]; rows; rows &= rows - 1) {
@@ -420,6 +470,83 @@ static inline __attribute__((always_inline)) void out_body(const out_ctx *c, int
 
 static void out_range6(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 6); }
 static void out_range5(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 5); }
+
+// --- the fused path's product: M (K, 16) = U (K, C) * V (C, 16) ----------------------------------------
+
+static inline v8f fma8(v8f a, v8f b, v8f acc) {
+#if defined(__FMA__)
+    return (v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)acc);
+#else
+    return acc + a * b;
+#endif
+}
+
+// R rows of U by 16 tiles: 2R accumulators, U's entries broadcast, V's rows (16 floats) loaded.
+static inline __attribute__((always_inline)) void mul_rows(float *M, const float *U, const float *V, int64_t C,
+                                                           const int R) {
+    v8f acc[6][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (v8f){0};
+    for (int64_t c = 0; c < C; c++) {
+        v8f v0, v1;
+        memcpy(&v0, V + c * 2 * WL, sizeof v0);
+        memcpy(&v1, V + c * 2 * WL + WL, sizeof v1);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const v8f u = (v8f){0} + U[r * C + c];
+            acc[r][0] = fma8(u, v0, acc[r][0]);
+            acc[r][1] = fma8(u, v1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        memcpy(M + r * 2 * WL, &acc[r][0], sizeof acc[r][0]);
+        memcpy(M + r * 2 * WL + WL, &acc[r][1], sizeof acc[r][1]);
+    }
+}
+
+static void mul16(float *M, const float *U, const float *V, int64_t K, int64_t C) {
+    int64_t k = 0;
+    for (; k + 6 <= K; k += 6) mul_rows(M + k * 2 * WL, U + k * C, V, C, 6);
+    switch (K - k) {
+    case 5: mul_rows(M + k * 2 * WL, U + k * C, V, C, 5); break;
+    case 4: mul_rows(M + k * 2 * WL, U + k * C, V, C, 4); break;
+    case 3: mul_rows(M + k * 2 * WL, U + k * C, V, C, 3); break;
+    case 2: mul_rows(M + k * 2 * WL, U + k * C, V, C, 2); break;
+    case 1: mul_rows(M + k * 2 * WL, U + k * C, V, C, 1); break;
+    default: break;
+    }
+}
+
+typedef struct {
+    float *out, *scratch;
+    const float *in, *U, *b;
+    const zf_conv_params *p;
+    int64_t npairs, parts;
+} fused_ctx;
+
+// Part i: pairs [npairs * i / parts, npairs * (i + 1) / parts), each through the input transform
+// into this part's V (n*n matrices (C, 16)), the n*n products into M ((K, 16)), and the output
+// transform.
+static void fused_part(void *vc, int64_t i0, int64_t i1) {
+    const fused_ctx *f = vc;
+    const zf_conv_params *p = f->p;
+    const int64_t C = p->C, K = p->K, nn = n2(p), nt = p->N * tiles_h(p) * tiles_w(p);
+    const int64_t pv = padded(C * 2 * WL), pm = padded(K * 2 * WL), pu = padded(K * C);
+    for (int64_t part = i0; part < i1; part++) {
+        float *V = f->scratch + part * fused_floats(p), *M = V + nn * pv;
+        for (int64_t pair = f->npairs * part / f->parts; pair < f->npairs * (part + 1) / f->parts; pair++) {
+            const int64_t t0 = pair * 2 * WL;
+            in_ctx ic = {V, f->in, p, t0, nt, 2 * WL, 2, pv};
+            if (nn == 36) in_body(&ic, 0, (C + CH_PER_ITEM - 1) / CH_PER_ITEM, 6, 0);
+            else in_body(&ic, 0, (C + CH_PER_ITEM - 1) / CH_PER_ITEM, 5, 0);
+            for (int64_t xi = 0; xi < nn; xi++) mul16(M + xi * pm, f->U + xi * pu, V + xi * pv, K, C);
+            out_ctx oc = {f->out, M, f->b, p, t0, nt, 2 * WL, 2, pm};
+            if (nn == 36) out_body(&oc, 0, (K + K_PER_ITEM - 1) / K_PER_ITEM, 6);
+            else out_body(&oc, 0, (K + K_PER_ITEM - 1) / K_PER_ITEM, 5);
+        }
+    }
+}
 
 // The n*n products of a block, whole products per thread: no split product packs V[xi] twice, and no
 // thread waits for another between them.
@@ -439,6 +566,14 @@ static void gemm_range(void *vc, int64_t x0, int64_t x1) {
 void zf_wino_forward(float *out, float *scratch, const float *in, const float *U, const float *b,
                      const zf_conv_params *p, zf_pool *pool) {
     const int64_t C = p->C, K = p->K, nt = p->N * tiles_h(p) * tiles_w(p), tbmax = block_tiles(p), nn = n2(p);
+    if (fused(p)) {
+        int64_t parts = zf_pool_threads(pool);
+        if (parts < 1) parts = 1;
+        if (parts > FUSED_PARTS) parts = FUSED_PARTS;
+        fused_ctx f = {out, scratch, in, U, b, p, (nt + 2 * WL - 1) / (2 * WL), parts};
+        zf_parallel_for(pool, parts, fused_part, &f);
+        return;
+    }
     const int64_t pu = padded(K * C), pvmax = padded(C * tbmax);
     float *V = scratch, *M = scratch + nn * pvmax;
     const int six = nn == 36;
