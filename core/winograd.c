@@ -148,22 +148,25 @@ size_t zf_wino_scratch_bytes(const zf_conv_params *p) {
 
 // G g: for n = 6, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1];
 // for n = 5, G = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1].
-static void gn(float *o, int n, float g0, float g1, float g2) {
-    if (n == 6) {
-        o[0] = g0 * (1.0f / 4);
-        o[1] = (g0 + g1 + g2) * (-1.0f / 6);
-        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
-        o[3] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
-        o[4] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
-        o[5] = g2;
-    } else {
-        o[0] = g0 * (1.0f / 2);
-        o[1] = (g0 + g1 + g2) * (-1.0f / 2);
-        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
-        o[3] = (g0 + 2 * g1 + 4 * g2) * (1.0f / 6);
-        o[4] = g2;
-    }
-}
+// For floats and for v8f (8 filters at once, one per lane): products with the reciprocals (divisions
+// made the vectorized transform 3x slower).
+#define GN(o, n, g0, g1, g2)                                                                           \
+    do {                                                                                               \
+        if ((n) == 6) {                                                                                \
+            (o)[0] = (g0) * (1.0f / 4);                                                                \
+            (o)[1] = ((g0) + (g1) + (g2)) * (-1.0f / 6);                                               \
+            (o)[2] = ((g0) - (g1) + (g2)) * (-1.0f / 6);                                               \
+            (o)[3] = (g0) * (1.0f / 24) + (g1) * (1.0f / 12) + (g2) * (1.0f / 6);                      \
+            (o)[4] = (g0) * (1.0f / 24) - (g1) * (1.0f / 12) + (g2) * (1.0f / 6);                      \
+            (o)[5] = (g2);                                                                             \
+        } else {                                                                                       \
+            (o)[0] = (g0) * (1.0f / 2);                                                                \
+            (o)[1] = ((g0) + (g1) + (g2)) * (-1.0f / 2);                                               \
+            (o)[2] = ((g0) - (g1) + (g2)) * (-1.0f / 6);                                               \
+            (o)[3] = ((g0) + 2 * (g1) + 4 * (g2)) * (1.0f / 6);                                        \
+            (o)[4] = (g2);                                                                             \
+        }                                                                                              \
+    } while (0)
 
 // --- filters: U[xi] (K, C) ----------------------------------------------------------------------------
 
@@ -173,25 +176,6 @@ typedef struct {
     int64_t C, plane;
     int n, stream;              // stream: U is too large to stay in cache (streaming stores)
 } filt_ctx;
-
-// gn on 8 filters at once (one per lane), the same operations in the same order as gn (products
-// with the reciprocals: divisions made the transform 3x slower).
-static inline void gn8(v8f *o, int n, v8f g0, v8f g1, v8f g2) {
-    if (n == 6) {
-        o[0] = g0 * (1.0f / 4);
-        o[1] = (g0 + g1 + g2) * (-1.0f / 6);
-        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
-        o[3] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
-        o[4] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
-        o[5] = g2;
-    } else {
-        o[0] = g0 * (1.0f / 2);
-        o[1] = (g0 + g1 + g2) * (-1.0f / 2);
-        o[2] = (g0 - g1 + g2) * (-1.0f / 6);
-        o[3] = (g0 + 2 * g1 + 4 * g2) * (1.0f / 6);
-        o[4] = g2;
-    }
-}
 
 static void filt_range(void *vc, int64_t k0, int64_t k1) {
     const filt_ctx *c = vc;
@@ -216,8 +200,8 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
                     for (int q = 0; q < WL; q++) e[t][q] = g[q * 9 + t];
 #endif
                 v8f t3[3][6];   // t3[j] = G g[., j]
-                for (int j = 0; j < 3; j++) gn8(t3[j], n, e[j], e[3 + j], e[6 + j]);
-                for (int a = 0; a < n; a++) gn8(u[h][a], n, t3[0][a], t3[1][a], t3[2][a]);
+                for (int j = 0; j < 3; j++) GN(t3[j], n, e[j], e[3 + j], e[6 + j]);
+                for (int a = 0; a < n; a++) GN(u[h][a], n, t3[0][a], t3[1][a], t3[2][a]);
             }
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++) {
@@ -236,9 +220,9 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
         for (; ch < c->C; ch++) {
             const float *g = c->w + (k * c->C + ch) * 9;
             float t[3][6], u[6];   // t[j] = G g[., j]: column j of G g
-            for (int j = 0; j < 3; j++) gn(t[j], n, g[j], g[3 + j], g[6 + j]);
+            for (int j = 0; j < 3; j++) GN(t[j], n, g[j], g[3 + j], g[6 + j]);
             for (int a = 0; a < n; a++) {   // row a of (G g) G^T
-                gn(u, n, t[0][a], t[1][a], t[2][a]);
+                GN(u, n, t[0][a], t[1][a], t[2][a]);
                 for (int b = 0; b < n; b++) c->U[(a * n + b) * c->plane + k * c->C + ch] = u[b];
             }
         }
