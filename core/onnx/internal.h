@@ -26,6 +26,10 @@ const char *zf_onnx__dtype_name(int dt);
 // the tensor in its message; the caller frees it. base_dir resolves external data (NULL forbids it).
 // Messages do not name the file or the tensor.
 int zf_onnx__parse_tensor(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, zf_error *err);
+// The same for a payload inside a read-only file mapping (zf_onnx__map_file): raw_data is copied in
+// chunks and each chunk's pages of the mapping released (zf_onnx__release) as soon as it is copied,
+// so a tensor never occupies memory twice (VGG-16's fc6 is 411 MB).
+int zf_onnx__parse_tensor_mapped(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, zf_error *err);
 // Prepends a TensorProto payload (dims, data_type, name, raw_data). Fails only if t has no data.
 int zf_onnx__encode_tensor(zf_pbw *w, const zf_tensor *t, const char *name, zf_error *err);
 

@@ -483,7 +483,8 @@ static int parse_graph(zf_pb r, zf_onnx_graph *g, int depth, rd *c) {
                 return 1;
             int k = g->n_initializers++;
             zf_onnx_initializer *in = &g->initializers[k];
-            if (zf_onnx__parse_tensor(&in->t, &in->name, &t, c->base_dir, r.err))
+            if ((c->mapped ? zf_onnx__parse_tensor_mapped : zf_onnx__parse_tensor)(&in->t, &in->name, &t, c->base_dir,
+                                                                                  r.err))
                 return ctx(r.err, "%s", named(label, sizeof label, "initializer", in->name, k));
             if (!in->name[0]) return zf_fail(r.err, ZF_ERR_INPUT, "initializer #%d has no name", k);
             // The weights now live in the tensor: drop the file's copy of them from memory, so loading

@@ -110,11 +110,20 @@ static int store_int(zf_tensor *t, int64_t i, int dt, uint64_t v, zf_error *err)
     }
 }
 
-// Converts numel elements of little-endian raw bytes of type dt into t.
-static int convert_raw(zf_tensor *t, int dt, const uint8_t *raw, int64_t numel, zf_error *err) {
+// Bytes of raw_data copied between releases of the mapping's pages (parse_tensor_mapped).
+#define RELEASE_CHUNK ((size_t)8 << 20)
+
+// Converts numel elements of little-endian raw bytes of type dt into t. release: raw lies in a file
+// mapping whose pages may be dropped once copied.
+static int convert_raw(zf_tensor *t, int dt, const uint8_t *raw, int64_t numel, int release, zf_error *err) {
     if (dt == ZF_DT_FLOAT) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (numel) memcpy(t->data, raw, (size_t)numel * 4);
+        const size_t bytes = (size_t)numel * 4;
+        for (size_t off = 0; off < bytes; off += RELEASE_CHUNK) {
+            const size_t n = bytes - off < RELEASE_CHUNK ? bytes - off : RELEASE_CHUNK;
+            memcpy((uint8_t *)t->data + off, raw + off, n);
+            if (release) zf_onnx__release(raw + off, n);
+        }
 #else
         for (int64_t i = 0; i < numel; i++) zf_f32(t)[i] = f32_from_bits(zf_le32(raw + 4 * i));
 #endif
@@ -417,7 +426,17 @@ static void find_name(zf_pb r, char **name) {
     }
 }
 
+static int parse_tensor(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, int release, zf_error *err);
+
 int zf_onnx__parse_tensor(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, zf_error *err) {
+    return parse_tensor(t, name, msg, base_dir, 0, err);
+}
+
+int zf_onnx__parse_tensor_mapped(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, zf_error *err) {
+    return parse_tensor(t, name, msg, base_dir, 1, err);
+}
+
+static int parse_tensor(zf_tensor *t, char **name, zf_pb *msg, const char *base_dir, int release, zf_error *err) {
     scan s;
     memset(&s, 0, sizeof s);
     char shape[160];
@@ -463,8 +482,8 @@ int zf_onnx__parse_tensor(zf_tensor *t, char **name, zf_pb *msg, const char *bas
         return err->code;
     }
     int rc;
-    if (ext) rc = convert_raw(t, dt, ext, numel, err);
-    else if (s.raw.set) rc = convert_raw(t, dt, s.raw.p, numel, err);
+    if (ext) rc = convert_raw(t, dt, ext, numel, 0, err);
+    else if (s.raw.set) rc = convert_raw(t, dt, s.raw.p, numel, release, err);
     else rc = fill_typed(t, r, field, dt);
     free(ext);
     if (rc) zf_tensor_free(t);
