@@ -166,10 +166,11 @@ int cmd_bench(int argc, char **argv) {
         for (int k = 0; k < m.n_values; k++)
             if (m.values[k].is_const && m.values[k].t.data)
                 weights += (double)zf_tensor_numel(&m.values[k].t) * (double)zf_dtype_size(m.values[k].t.dtype);
-        double acts = (double)m.arena_bytes + (double)m.scratch_bytes;
+        // Against weights + recorded activations (the arena); the shared scratch is part of the peak.
+        double acts = (double)m.arena_bytes;
         double rss = zf_peak_rss_bytes();
-        fprintf(stderr, "memory: peak RSS %.1f MB = %.2fx (weights %.1f MB + activations and scratch %.1f MB)\n",
-                rss / 1048576, rss / (weights + acts), weights / 1048576, acts / 1048576);
+        fprintf(stderr, "memory: peak RSS %.1f MB = %.2fx (weights %.1f MB + recorded activations %.1f MB; scratch %.1f MB)\n",
+                rss / 1048576, rss / (weights + acts), weights / 1048576, acts / 1048576, (double)m.scratch_bytes / 1048576);
     }
     printf("forward: median %.2f ms, min %.2f ms, %.1f GFLOP/s\n", median * 1e3, times[0] * 1e3,
            median > 0 ? flops / median / 1e9 : 0.0);
