@@ -52,12 +52,30 @@ int zf_wino_applies(const zf_conv_params *p) {
 // the layer at 49 tiles (VGG-16's conv4_x, 28x28) and more than it saves at 16 (14x14, 13x13).
 #define FORWARD_MIN_TILES 40
 
-int zf_wino_in_forward(const zf_conv_params *p) {
-    return !p->no_winograd && zf_wino_applies(p) && p->N * tiles_h(p) * tiles_w(p) >= FORWARD_MIN_TILES;
+// The ungrouped convolution the forward pass runs as Winograd for p: p itself, or for grouped
+// layers (AlexNet's conv4 and conv5) one group's, run group by group on copies of its channels.
+static zf_conv_params one_group(const zf_conv_params *p) {
+    zf_conv_params q = *p;
+    q.C = p->C / p->group;
+    q.K = p->K / p->group;
+    q.group = 1;
+    return q;
 }
 
+int zf_wino_in_forward(const zf_conv_params *p) {
+    if (p->no_winograd || p->group < 1 || p->C % p->group || p->K % p->group) return 0;
+    const zf_conv_params q = one_group(p);
+    return zf_wino_applies(&q) && q.N * tiles_h(&q) * tiles_w(&q) >= FORWARD_MIN_TILES;
+}
+
+static size_t al64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
 size_t zf_wino_conv_bytes(const zf_conv_params *p) {
-    return ((zf_wino_filter_bytes(p) + 63) & ~(size_t)63) + zf_wino_scratch_bytes(p);
+    const zf_conv_params q = one_group(p);
+    size_t bytes = al64(zf_wino_filter_bytes(&q)) + zf_wino_scratch_bytes(&q);
+    if (p->group > 1)   // one group's input and output channels, copied
+        bytes += al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float)) + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float));
+    return bytes;
 }
 
 size_t zf_wino_filter_bytes(const zf_conv_params *p) { return (size_t)(n2(p) * padded(p->K * p->C)) * sizeof(float); }
@@ -573,9 +591,37 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
     }
 }
 
+typedef struct {
+    float *dst;
+    const float *src;
+    int64_t planes, dst_stride, src_stride, plane;   // planes per image; image strides; plane floats
+} planes_ctx;
+
+// Images [i0, i1): planes floats * planes from src + i * src_stride to dst + i * dst_stride.
+static void planes_range(void *vc, int64_t i0, int64_t i1) {
+    const planes_ctx *c = vc;
+    for (int64_t i = i0; i < i1; i++)
+        memcpy(c->dst + i * c->dst_stride, c->src + i * c->src_stride, (size_t)(c->planes * c->plane) * sizeof(float));
+}
+
 void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
                   const zf_conv_params *p, zf_pool *pool) {
-    float *U = scratch;
-    zf_wino_filters(U, w, p, pool);
-    zf_wino_forward(out, U + ((zf_wino_filter_bytes(p) + 63) & ~(size_t)63) / sizeof(float), in, U, b, p, pool);
+    const zf_conv_params q = one_group(p);
+    float *U = scratch, *rest = U + al64(zf_wino_filter_bytes(&q)) / sizeof(float);
+    if (p->group == 1) {
+        zf_wino_filters(U, w, p, pool);
+        zf_wino_forward(out, rest, in, U, b, p, pool);
+        return;
+    }
+    float *xg = rest, *yg = xg + al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float)) / sizeof(float);
+    float *ws = yg + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float)) / sizeof(float);
+    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW;
+    for (int64_t g = 0; g < p->group; g++) {
+        planes_ctx ci = {xg, in + g * q.C * HW, q.C, q.C * HW, p->C * HW, HW};
+        zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &ci);
+        zf_wino_filters(U, w + g * q.K * q.C * 9, &q, pool);
+        zf_wino_forward(yg, ws, xg, U, b ? b + g * q.K : NULL, &q, pool);
+        planes_ctx co = {out + g * q.K * OHW, yg, q.K, p->K * OHW, q.K * OHW, OHW};
+        zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &co);
+    }
 }

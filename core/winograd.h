@@ -31,9 +31,10 @@ size_t zf_wino_filter_bytes(const zf_conv_params *p);
 // The tile size used for p: 4 (F(4x4, 3x3)) or 3 (F(3x3, 3x3), when it wastes less on the output's size).
 int zf_wino_tile(const zf_conv_params *p);
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool);
-// 1 when zf_conv2d_forward runs p as Winograd, its filters transformed on every call: p applies,
-// p->no_winograd is 0, and there are enough tiles (N * tiles >= 40: VGG-16's layers of 28x28 and
-// larger at batch 1) for the transform of the filters to be paid back.
+// 1 when zf_conv2d_forward runs p as Winograd, its filters transformed on every call: p (or, for a
+// grouped p, one group of it) applies, p->no_winograd is 0, and there are enough tiles (N * tiles
+// >= 40: VGG-16's layers of 28x28 and larger at batch 1, the 13x13 ones at batch 8) for the
+// transform of the filters to be paid back. Grouped layers run group by group on copies.
 int zf_wino_in_forward(const zf_conv_params *p);
 // The scratch zf_wino_conv needs: the filters, then zf_wino_scratch_bytes.
 size_t zf_wino_conv_bytes(const zf_conv_params *p);

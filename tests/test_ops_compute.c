@@ -220,6 +220,28 @@ static void test_conv(zf_pool *pool) {
         }
     }
     run_conv("conv big (Winograd)", &big, 0, pool);
+    // Grouped 3x3 layers with enough tiles (AlexNet's conv4/conv5 at batch 8): Winograd group by group.
+    conv_case grouped[] = {
+        // N C  H  W  K kh kw sh sw dh dw pt pl pb pr g bias
+        {3, 32, 13, 13, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 0},
+        {2, 48, 20, 17, 48, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2, 3, 0, 0},
+    };
+    for (unsigned i = 0; i < sizeof grouped / sizeof grouped[0]; i++) {
+        const conv_case *c = &grouped[i];
+        zf_conv_params q;
+        memset(&q, 0, sizeof q);
+        q.group = c->group;
+        q.attrs.n_pads = 4;
+        q.attrs.pads[0] = c->pt; q.attrs.pads[1] = c->pl; q.attrs.pads[2] = c->pb; q.attrs.pads[3] = c->pr;
+        int64_t x[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->K, c->C / c->group, 3, 3};
+        zf_error err = {0};
+        checks++;
+        if (zf_conv_setup(&q, x, wd, &err) || !zf_wino_in_forward(&q)) {
+            printf("FAIL conv grouped %u: the forward pass should run it as Winograd\n", i);
+            failures++;
+        }
+        run_conv("conv grouped (Winograd)", c, 0, pool);
+    }
     conv_no_winograd = 1;
     run_conv("conv big (im2col)", &big, 0, pool);
     run_conv("conv big tiled", &big, 64 << 10, pool);
