@@ -52,29 +52,54 @@ int zf_wino_applies(const zf_conv_params *p) {
 // the layer at 49 tiles (VGG-16's conv4_x, 28x28) and more than it saves at 16 (14x14, 13x13).
 #define FORWARD_MIN_TILES 40
 
-// The ungrouped convolution the forward pass runs as Winograd for p: p itself, or for grouped
-// layers (AlexNet's conv4 and conv5) one group's, run group by group on copies of its channels.
-static zf_conv_params one_group(const zf_conv_params *p) {
-    zf_conv_params q = *p;
-    q.C = p->C / p->group;
-    q.K = p->K / p->group;
-    q.group = 1;
-    return q;
+// Fewest tiles over the batch for a kernel split over copies (below): the copies, and the filters'
+// transform of 4C channels, cost more than they save at 49 (AlexNet's conv2 at batch 1).
+#define SPLIT_MIN_TILES 128
+
+// How the forward pass runs p as Winograd, and on which ungrouped 3x3 stride-1 convolution q
+// (run group by group on copies of the group's input channels when p is grouped):
+//  0: not at all;
+//  1: q = p, or one group of p (AlexNet's conv4/conv5);
+//  2: kernels of 4 to 6, stride 1, or of 5 or 6, stride 2 (AlexNet's and ZFNet's conv2), as a 3x3
+//     convolution over four copies of the group's input, so 4C/group channels, no padding:
+//     shifted copies x[y + 3a][x + 3b] (stride 1; the kernel's four 3x3 blocks of a zero-padded
+//     6x6), or the stride-2 phases x[2y + a][2x + b] (tap (i, j) of phase (a, b) is the kernel's
+//     (2i + a, 2j + b)), a, b in {0, 1}: 9 multiplies per output and channel instead of 25.
+static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) {
+    if (p->no_winograd || p->group < 1 || p->C % p->group || p->K % p->group || p->dh != 1 || p->dw != 1) return 0;
+    const int64_t Cg = p->C / p->group, Kg = p->K / p->group;
+    if (p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1) {
+        *q = *p;
+        q->C = Cg;
+        q->K = Kg;
+        q->group = 1;
+        return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= FORWARD_MIN_TILES;
+    }
+    const int shifts = p->sh == 1 && p->sw == 1 && p->kh >= 4 && p->kh <= 6 && p->kw >= 4 && p->kw <= 6;
+    const int phases = p->sh == 2 && p->sw == 2 && p->kh >= 5 && p->kh <= 6 && p->kw >= 5 && p->kw <= 6;
+    if (!shifts && !phases) return 0;
+    memset(q, 0, sizeof *q);
+    q->group = 1;
+    const int64_t xd[4] = {p->N, 4 * Cg, p->OH + 2, p->OW + 2}, wd[4] = {Kg, 4 * Cg, 3, 3};
+    if (zf_conv_setup(q, xd, wd, NULL) || q->OH != p->OH || q->OW != p->OW) return 0;
+    return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= SPLIT_MIN_TILES ? 2 : 0;
 }
 
 int zf_wino_in_forward(const zf_conv_params *p) {
-    if (p->no_winograd || p->group < 1 || p->C % p->group || p->K % p->group) return 0;
-    const zf_conv_params q = one_group(p);
-    return zf_wino_applies(&q) && q.N * tiles_h(&q) * tiles_w(&q) >= FORWARD_MIN_TILES;
+    zf_conv_params q;
+    return fwd_kind(p, &q) != 0;
 }
 
 static size_t al64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 size_t zf_wino_conv_bytes(const zf_conv_params *p) {
-    const zf_conv_params q = one_group(p);
+    zf_conv_params q;
+    const int kind = fwd_kind(p, &q);
     size_t bytes = al64(zf_wino_filter_bytes(&q)) + zf_wino_scratch_bytes(&q);
-    if (p->group > 1)   // one group's input and output channels, copied
-        bytes += al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float)) + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float));
+    if (kind == 2 || p->group > 1)   // q's input, copied
+        bytes += al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float));
+    if (p->group > 1)   // one group's output channels
+        bytes += al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float));
     return bytes;
 }
 
@@ -193,6 +218,11 @@ typedef struct {
     const float *w;
     int64_t C, plane;
     int n, stream;              // stream: U is too large to stay in cache (streaming stores)
+    // Where tap t of input channel ch of filter k is: w[k * kstride + (ch % cg) * lstride +
+    // off[ch / cg][t]], 0 where off < 0. A (K, C, 3, 3) tensor: cg = C, lstride 9, off[0][t] = t;
+    // zf_wino_conv's split kernels (below) read a 4x4 to 6x6 kernel in place.
+    int64_t cg, kstride, lstride;
+    int32_t off[4][9];
 } filt_ctx;
 
 static void filt_range(void *vc, int64_t k0, int64_t k1) {
@@ -203,19 +233,22 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
         // Sixteen input channels at a time, eight per vector, one per lane: the forward pass
         // transforms its filters on every call (VGG-16's conv4_2: 262144 filters, 15 ms one by one).
         // Two vectors fill a cache line of each of the n*n planes, so streaming stores write whole lines.
-        for (; ch + 2 * WL <= c->C; ch += 2 * WL) {
+        const int64_t ls = c->lstride;
+        for (; ch + 2 * WL <= c->C && ch % c->cg + 2 * WL <= c->cg; ch += 2 * WL) {
             v8f u[2][6][6];   // u[h][a][b]: lanes = channels ch + h*WL + q
+            const int32_t *off = c->off[ch / c->cg];
             for (int h = 0; h < 2; h++) {
-                const float *g = c->w + (k * c->C + ch + h * WL) * 9;
+                const float *g = c->w + k * c->kstride + (ch % c->cg + h * WL) * ls;
                 v8f e[9];
 #if defined(__AVX2__)
                 // Gathers do not start the hardware prefetcher: later groups' weights are fetched ahead.
-                for (int f = 0; f < 9 * WL; f += 16) __builtin_prefetch(g + 4 * 9 * WL + f);
-                const __m256i nine = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
-                for (int t = 0; t < 9; t++) e[t] = (v8f)_mm256_i32gather_ps(g + t, nine, 4);
+                for (int64_t f = 0; f < ls * WL; f += 16) __builtin_prefetch(g + 4 * ls * WL + f);
+                const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ls));
+                for (int t = 0; t < 9; t++)
+                    e[t] = off[t] < 0 ? (v8f){0} : (v8f)_mm256_i32gather_ps(g + off[t], idx, 4);
 #else
                 for (int t = 0; t < 9; t++)
-                    for (int q = 0; q < WL; q++) e[t][q] = g[q * 9 + t];
+                    for (int q = 0; q < WL; q++) e[t][q] = off[t] < 0 ? 0.0f : g[q * ls + off[t]];
 #endif
                 v8f t3[3][6];   // t3[j] = G g[., j]
                 for (int j = 0; j < 3; j++) GN(t3[j], n, e[j], e[3 + j], e[6 + j]);
@@ -236,8 +269,10 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
                 }
         }
         for (; ch < c->C; ch++) {
-            const float *g = c->w + (k * c->C + ch) * 9;
-            float t[3][6], u[6];   // t[j] = G g[., j]: column j of G g
+            const float *w = c->w + k * c->kstride + ch % c->cg * ls;
+            const int32_t *off = c->off[ch / c->cg];
+            float g[9], t[3][6], u[6];   // t[j] = G g[., j]: column j of G g
+            for (int i = 0; i < 9; i++) g[i] = off[i] < 0 ? 0.0f : w[off[i]];
             for (int j = 0; j < 3; j++) GN(t[j], n, g[j], g[3 + j], g[6 + j]);
             for (int a = 0; a < n; a++) {   // row a of (G g) G^T
                 GN(u, n, t[0][a], t[1][a], t[2][a]);
@@ -247,13 +282,20 @@ static void filt_range(void *vc, int64_t k0, int64_t k1) {
     }
 }
 
-void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool) {
-    filt_ctx c = {U, w, p->C, padded(p->K * p->C), (int)tile_m(p) + 2,
-                  p->C % (2 * WL) == 0 && ((uintptr_t)U & 63) == 0 && zf_wino_filter_bytes(p) > STREAM_U_BYTES};
-    zf_parallel_for(pool, p->K, filt_range, &c);
+// c's fields but the tap layout set; the streaming stores need whole 64-byte lines of one copy.
+static void filt_run(filt_ctx *c, const zf_conv_params *p, zf_pool *pool) {
+    c->stream = p->C % (2 * WL) == 0 && c->cg % (2 * WL) == 0 && ((uintptr_t)c->U & 63) == 0 &&
+                zf_wino_filter_bytes(p) > STREAM_U_BYTES;
+    zf_parallel_for(pool, p->K, filt_range, c);
 #if defined(__AVX__)
-    if (c.stream) _mm_sfence();
+    if (c->stream) _mm_sfence();
 #endif
+}
+
+void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool) {
+    filt_ctx c = {U, w, p->C, padded(p->K * p->C), (int)tile_m(p) + 2, 0, p->C, p->C * 9, 9, {{0}}};
+    for (int t = 0; t < 9; t++) c.off[0][t] = t;
+    filt_run(&c, p, pool);
 }
 
 // --- lanes: WL tiles' offsets and masks -----------------------------------------------------------------
@@ -594,6 +636,41 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
 typedef struct {
     float *dst;
     const float *src;
+    const zf_conv_params *p, *q;
+    int64_t g;
+} copies_ctx;
+
+// Planes [i0, i1) of q's input (N, 4 Cg, OH + 2, OW + 2): plane (n, s, c), s = 2a + b, from channel
+// g*Cg + c of image n of p's input, shifted (stride 1) or a stride-2 phase.
+static void copies_range(void *vc, int64_t i0, int64_t i1) {
+    const copies_ctx *cc = vc;
+    const zf_conv_params *p = cc->p, *q = cc->q;
+    const int64_t Cg = q->C / 4, H = p->H, W = p->W, PH = q->H, PW = q->W, st = p->sh;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t n = i / q->C, sft = i % q->C / Cg, ch = i % Cg, a = sft / 2, b = sft % 2;
+        // copy row y reads row st*y + y0 (shifts: y + 3a - ph; phases: 2y + a - ph), columns alike
+        const int64_t y0 = (st == 1 ? 3 * a : a) - p->ph, x0 = (st == 1 ? 3 * b : b) - p->pw;
+        const float *src = cc->src + (n * p->C + cc->g * Cg + ch) * H * W;
+        float *d = cc->dst + i * PH * PW;
+        for (int64_t y = 0; y < PH; y++) {
+            const int64_t sy = st * y + y0;
+            float *row = d + y * PW;
+            if (sy < 0 || sy >= H) {
+                memset(row, 0, (size_t)PW * sizeof(float));
+                continue;
+            }
+            const float *sr = src + sy * W;
+            for (int64_t x = 0; x < PW; x++) {
+                const int64_t sx = st * x + x0;
+                row[x] = sx >= 0 && sx < W ? sr[sx] : 0.0f;
+            }
+        }
+    }
+}
+
+typedef struct {
+    float *dst;
+    const float *src;
     int64_t planes, dst_stride, src_stride, plane;   // planes per image; image strides; plane floats
 } planes_ctx;
 
@@ -606,22 +683,43 @@ static void planes_range(void *vc, int64_t i0, int64_t i1) {
 
 void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
                   const zf_conv_params *p, zf_pool *pool) {
-    const zf_conv_params q = one_group(p);
+    zf_conv_params q;
+    const int kind = fwd_kind(p, &q);
     float *U = scratch, *rest = U + al64(zf_wino_filter_bytes(&q)) / sizeof(float);
-    if (p->group == 1) {
+    if (kind == 1 && p->group == 1) {
         zf_wino_filters(U, w, p, pool);
         zf_wino_forward(out, rest, in, U, b, p, pool);
         return;
     }
     float *xg = rest, *yg = xg + al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float)) / sizeof(float);
-    float *ws = yg + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float)) / sizeof(float);
-    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW;
+    float *ws = p->group > 1 ? yg + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float)) / sizeof(float) : yg;
+    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, Cg = p->C / p->group, taps = p->kh * p->kw;
     for (int64_t g = 0; g < p->group; g++) {
-        planes_ctx ci = {xg, in + g * q.C * HW, q.C, q.C * HW, p->C * HW, HW};
-        zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &ci);
-        zf_wino_filters(U, w + g * q.K * q.C * 9, &q, pool);
-        zf_wino_forward(yg, ws, xg, U, b ? b + g * q.K : NULL, &q, pool);
-        planes_ctx co = {out + g * q.K * OHW, yg, q.K, p->K * OHW, q.K * OHW, OHW};
-        zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &co);
+        if (kind == 1) {
+            planes_ctx ci = {xg, in + g * Cg * HW, Cg, Cg * HW, p->C * HW, HW};
+            zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &ci);
+            zf_wino_filters(U, w + g * q.K * Cg * 9, &q, pool);
+        } else {
+            copies_ctx cc = {xg, in, p, &q, g};
+            zf_parallel_for(pool, q.N * q.C, copies_range, &cc);
+            // q's filters straight from group g's kernel: tap (i, j) of copy (a, b) is the kernel's
+            // (3a + i, 3b + j) (shifts) or (2i + a, 2j + b) (phases), 0 past its edge.
+            filt_ctx fc = {U, w + g * q.K * Cg * taps, q.C, padded(q.K * q.C), (int)tile_m(&q) + 2, 0, Cg, Cg * taps, taps,
+                           {{0}}};
+            for (int sft = 0; sft < 4; sft++)
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) {
+                        const int64_t a = sft / 2, bb = sft % 2;
+                        const int64_t ti = p->sh == 1 ? 3 * a + i : 2 * i + a, tj = p->sw == 1 ? 3 * bb + j : 2 * j + bb;
+                        fc.off[sft][i * 3 + j] = ti < p->kh && tj < p->kw ? (int32_t)(ti * p->kw + tj) : -1;
+                    }
+            filt_run(&fc, &q, pool);
+        }
+        float *y = p->group > 1 ? yg : out;
+        zf_wino_forward(y, ws, xg, U, b ? b + g * q.K : NULL, &q, pool);
+        if (p->group > 1) {
+            planes_ctx co = {out + g * q.K * OHW, yg, q.K, p->K * OHW, q.K * OHW, OHW};
+            zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &co);
+        }
     }
 }

@@ -225,6 +225,13 @@ static void test_conv(zf_pool *pool) {
         // N C  H  W  K kh kw sh sw dh dw pt pl pb pr g bias
         {3, 32, 13, 13, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 0},
         {2, 48, 20, 17, 48, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2, 3, 0, 0},
+        // Kernels split over four copies of the input (>= 128 tiles over the batch): shifted for
+        // 4x4 to 6x6 at stride 1 (AlexNet's conv2 at batch 8), the stride-2 phases for 5x5 and 6x6
+        // (ZFNet's conv2).
+        {3, 16, 27, 27, 32, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2, 1, 0},
+        {3, 8, 30, 29, 16, 4, 6, 1, 1, 1, 1, 1, 2, 2, 1, 1, 0, 0},
+        {3, 8, 55, 55, 16, 5, 5, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 0},
+        {3, 12, 60, 57, 48, 6, 5, 2, 2, 1, 1, 1, 2, 0, 1, 3, 1, 0},
     };
     for (unsigned i = 0; i < sizeof grouped / sizeof grouped[0]; i++) {
         const conv_case *c = &grouped[i];
@@ -233,14 +240,16 @@ static void test_conv(zf_pool *pool) {
         q.group = c->group;
         q.attrs.n_pads = 4;
         q.attrs.pads[0] = c->pt; q.attrs.pads[1] = c->pl; q.attrs.pads[2] = c->pb; q.attrs.pads[3] = c->pr;
-        int64_t x[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->K, c->C / c->group, 3, 3};
+        q.attrs.n_strides = 2;
+        q.attrs.strides[0] = c->sh; q.attrs.strides[1] = c->sw;
+        int64_t x[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->K, c->C / c->group, c->kh, c->kw};
         zf_error err = {0};
         checks++;
         if (zf_conv_setup(&q, x, wd, &err) || !zf_wino_in_forward(&q)) {
-            printf("FAIL conv grouped %u: the forward pass should run it as Winograd\n", i);
+            printf("FAIL conv grouped/split %u: the forward pass should run it as Winograd\n", i);
             failures++;
         }
-        run_conv("conv grouped (Winograd)", c, 0, pool);
+        run_conv("conv grouped/split (Winograd)", c, 0, pool);
     }
     conv_no_winograd = 1;
     run_conv("conv big (im2col)", &big, 0, pool);
