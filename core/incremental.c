@@ -437,18 +437,12 @@ static int plan_kernel(zf_inc *inc, int ni, inode *in, zf_error *err) {
         if (zf_wino_applies(fp)) {
             in->wino = 1;
             in->wp = *fp;
-        } else if (fp->group == 1 && fp->sh == 2 && fp->sw == 2 && fp->dh == 1 && fp->dw == 1 && fp->kh >= 5 &&
-                   fp->kh <= 6 && fp->kw >= 5 && fp->kw <= 6) {
+        } else {
             zf_conv_params q;
-            memset(&q, 0, sizeof q);
-            q.group = 1;
-            int64_t xd[4] = {fp->N, 4 * fp->C, fp->OH + 2, fp->OW + 2}, wd[4] = {fp->K, 4 * fp->C, 3, 3};
-            zf_error e = {0};
-            if (!zf_conv_setup(&q, xd, wd, &e) && q.OH == fp->OH && q.OW == fp->OW && zf_wino_applies(&q)) {
+            if (fp->group == 1 && zf_wino_split(&q, fp)) {
                 in->wino = 2;
                 in->wp = q;
-                size_t ph = ALIGN16((size_t)xd[0] * (size_t)(xd[1] * xd[2] * xd[3])) * sizeof(float);
-                inc->wino_bytes += ph;   // the phases of the batch's regions
+                inc->wino_bytes += ALIGN16((size_t)(q.N * q.C * q.H * q.W)) * sizeof(float);   // the regions' copies
             }
         }
     }
@@ -719,28 +713,13 @@ static int build(zf_inc **out, zf_model *m, int B, const int64_t *sy, int ny, co
         if (!in->wino) continue;
         const zf_conv_params *fp = in->fake.params, *q = &in->wp;
         const float *w = zf_f32(clean_t(inc, m->nodes[i].in[1]));
-        float *wsplit = NULL;
         if (!(in->wino_U = aligned_alloc(64, (zf_wino_filter_bytes(q) + 63) & ~(size_t)63)) ||
-            (in->wino == 2 && (!(wsplit = malloc((size_t)(q->K * q->C * 9) * sizeof(float))) ||
-                               !(in->phases = aligned_alloc(64, ALIGN16((size_t)(q->N * q->C * q->H * q->W)) * sizeof(float)))))) {
-            free(wsplit);
+            (in->wino == 2 && !(in->phases = aligned_alloc(64, ALIGN16((size_t)(q->N * q->C * q->H * q->W)) * sizeof(float))))) {
             rc = zf_fail(err, ZF_ERR_RUNTIME, "occlusion: out of memory (%zu MB of Winograd filters)", inc->wino_bytes >> 20);
             goto fail;
         }
-        if (in->wino == 2) {   // w (K, C, kh, kw) -> (K, 4C, 3, 3): tap (a, b) of phase (p, r) is w[.][.][2a+p][2b+r]
-            for (int64_t k = 0; k < q->K; k++)
-                for (int64_t ph = 0; ph < 4; ph++)
-                    for (int64_t c = 0; c < fp->C; c++)
-                        for (int64_t a = 0; a < 3; a++)
-                            for (int64_t b = 0; b < 3; b++) {
-                                const int64_t y = 2 * a + ph / 2, x = 2 * b + ph % 2;
-                                wsplit[((k * q->C + ph * fp->C + c) * 3 + a) * 3 + b] =
-                                    y < fp->kh && x < fp->kw ? w[((k * fp->C + c) * fp->kh + y) * fp->kw + x] : 0.0f;
-                            }
-            w = wsplit;
-        }
-        zf_wino_filters(in->wino_U, w, q, m->pool);
-        free(wsplit);
+        if (in->wino == 2) zf_wino_split_filters(in->wino_U, w, fp, q, 0, m->pool);
+        else zf_wino_filters(in->wino_U, w, q, m->pool);
     }
     if ((total && !(inc->arena = aligned_alloc(64, total * sizeof(float)))) ||
         (feed_max && !(inc->feeds = aligned_alloc(64, feed_max * sizeof(float)))) ||
@@ -963,31 +942,6 @@ static void avg_planes(void *vc, int64_t q0, int64_t q1) {
     }
 }
 
-// Plane (n, ph*C + c) of the phases: x[n][c][2i + ph/2][2j + ph%2], zero past the region (those
-// taps have zero weights; the zeros keep them from carrying garbage into the sums).
-typedef struct {
-    float *dst;
-    const float *x;
-    const zf_conv_params *p, *q;   // the convolution on x; the one on the phases
-} phase_ctx;
-
-static void phase_planes(void *vc, int64_t i0, int64_t i1) {
-    const phase_ctx *c = vc;
-    const int64_t C = c->p->C, H = c->p->H, W = c->p->W, PH = c->q->H, PW = c->q->W;
-    for (int64_t i = i0; i < i1; i++) {
-        const int64_t n = i / c->q->C, ph = i % c->q->C / C, ch = i % C, oy = ph / 2, ox = ph % 2;
-        const float *src = c->x + (n * C + ch) * H * W;
-        float *d = c->dst + i * PH * PW;
-        for (int64_t y = 0; y < PH; y++) {
-            const int64_t sy = 2 * y + oy;
-            for (int64_t x = 0; x < PW; x++) {
-                const int64_t sx = 2 * x + ox;
-                d[y * PW + x] = sy < H && sx < W ? src[sy * W + sx] : 0.0f;
-            }
-        }
-    }
-}
-
 static int run_node(zf_inc *inc, int ni, zf_error *err) {
     zf_model *m = inc->m;
     const zf_node *n = &m->nodes[ni];
@@ -1021,8 +975,7 @@ static int run_node(zf_inc *inc, int ni, zf_error *err) {
             const float *bias = n->n_in > 2 && n->in[2] >= 0 ? zf_f32(clean_t(inc, n->in[2])) : NULL;
             const float *x = in->feeds[0].buf;
             if (in->wino == 2) {
-                phase_ctx pc = {in->phases, x, in->fake.params, &in->wp};
-                zf_parallel_for(inc->ex.pool, in->wp.N * in->wp.C, phase_planes, &pc);
+                zf_wino_split_copies(in->phases, x, in->fake.params, &in->wp, 0, inc->ex.pool);
                 x = in->phases;
             }
             zf_wino_forward(y->buf, inc->scratch, x, in->wino_U, bias, &in->wp, inc->ex.pool);
@@ -1187,7 +1140,7 @@ void zf_inc_describe(const zf_inc *inc, void (*line)(void *ctx, const char *text
             char wino[64] = "";
             if (in->wino)
                 snprintf(wino, sizeof wino, ", Winograd F(%dx%d,3x3)%s", zf_wino_tile(&in->wp), zf_wino_tile(&in->wp),
-                         in->wino == 2 ? " on 4 phases" : "");
+                         in->wino == 2 ? ((const zf_conv_params *)in->fake.params)->sh == 2 ? " on 4 phases" : " on 4 shifted copies" : "");
             snprintf(buf, sizeof buf, "%-24s %-18s %-13s box %dx%d of %lldx%lld%s", n->name, n->op->type,
                      mode_names[in->mode], y->h, y->w, (long long)y->H, (long long)y->W, wino);
         }

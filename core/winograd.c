@@ -75,14 +75,20 @@ static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) {
         q->group = 1;
         return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= FORWARD_MIN_TILES;
     }
+    return zf_wino_split(q, p) && q->N * tiles_h(q) * tiles_w(q) >= SPLIT_MIN_TILES ? 2 : 0;
+}
+
+int zf_wino_split(zf_conv_params *q, const zf_conv_params *p) {
+    if (p->group < 1 || p->C % p->group || p->K % p->group || p->dh != 1 || p->dw != 1) return 0;
     const int shifts = p->sh == 1 && p->sw == 1 && p->kh >= 4 && p->kh <= 6 && p->kw >= 4 && p->kw <= 6;
     const int phases = p->sh == 2 && p->sw == 2 && p->kh >= 5 && p->kh <= 6 && p->kw >= 5 && p->kw <= 6;
     if (!shifts && !phases) return 0;
     memset(q, 0, sizeof *q);
     q->group = 1;
+    const int64_t Cg = p->C / p->group, Kg = p->K / p->group;
     const int64_t xd[4] = {p->N, 4 * Cg, p->OH + 2, p->OW + 2}, wd[4] = {Kg, 4 * Cg, 3, 3};
     if (zf_conv_setup(q, xd, wd, NULL) || q->OH != p->OH || q->OW != p->OW) return 0;
-    return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= SPLIT_MIN_TILES ? 2 : 0;
+    return zf_wino_applies(q);
 }
 
 int zf_wino_in_forward(const zf_conv_params *p) {
@@ -681,6 +687,29 @@ static void planes_range(void *vc, int64_t i0, int64_t i1) {
         memcpy(c->dst + i * c->dst_stride, c->src + i * c->src_stride, (size_t)(c->planes * c->plane) * sizeof(float));
 }
 
+void zf_wino_split_copies(float *dst, const float *in, const zf_conv_params *p, const zf_conv_params *q, int64_t g,
+                          zf_pool *pool) {
+    copies_ctx cc = {dst, in, p, q, g};
+    zf_parallel_for(pool, q->N * q->C, copies_range, &cc);
+}
+
+void zf_wino_split_filters(float *U, const float *w, const zf_conv_params *p, const zf_conv_params *q, int64_t g,
+                           zf_pool *pool) {
+    // q's filters straight from group g's kernel: tap (i, j) of copy (a, b) is the kernel's
+    // (3a + i, 3b + j) (shifts) or (2i + a, 2j + b) (phases), 0 past its edge.
+    const int64_t Cg = p->C / p->group, taps = p->kh * p->kw;
+    filt_ctx fc = {U, w + g * q->K * Cg * taps, q->C, padded(q->K * q->C), (int)tile_m(q) + 2, 0, Cg, Cg * taps, taps,
+                   {{0}}};
+    for (int sft = 0; sft < 4; sft++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                const int64_t a = sft / 2, b = sft % 2;
+                const int64_t ti = p->sh == 1 ? 3 * a + i : 2 * i + a, tj = p->sw == 1 ? 3 * b + j : 2 * j + b;
+                fc.off[sft][i * 3 + j] = ti < p->kh && tj < p->kw ? (int32_t)(ti * p->kw + tj) : -1;
+            }
+    filt_run(&fc, q, pool);
+}
+
 void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
                   const zf_conv_params *p, zf_pool *pool) {
     zf_conv_params q;
@@ -693,27 +722,15 @@ void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, c
     }
     float *xg = rest, *yg = xg + al64((size_t)(q.N * q.C * q.H * q.W) * sizeof(float)) / sizeof(float);
     float *ws = p->group > 1 ? yg + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float)) / sizeof(float) : yg;
-    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, Cg = p->C / p->group, taps = p->kh * p->kw;
+    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, Cg = p->C / p->group;
     for (int64_t g = 0; g < p->group; g++) {
         if (kind == 1) {
             planes_ctx ci = {xg, in + g * Cg * HW, Cg, Cg * HW, p->C * HW, HW};
             zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &ci);
             zf_wino_filters(U, w + g * q.K * Cg * 9, &q, pool);
         } else {
-            copies_ctx cc = {xg, in, p, &q, g};
-            zf_parallel_for(pool, q.N * q.C, copies_range, &cc);
-            // q's filters straight from group g's kernel: tap (i, j) of copy (a, b) is the kernel's
-            // (3a + i, 3b + j) (shifts) or (2i + a, 2j + b) (phases), 0 past its edge.
-            filt_ctx fc = {U, w + g * q.K * Cg * taps, q.C, padded(q.K * q.C), (int)tile_m(&q) + 2, 0, Cg, Cg * taps, taps,
-                           {{0}}};
-            for (int sft = 0; sft < 4; sft++)
-                for (int i = 0; i < 3; i++)
-                    for (int j = 0; j < 3; j++) {
-                        const int64_t a = sft / 2, bb = sft % 2;
-                        const int64_t ti = p->sh == 1 ? 3 * a + i : 2 * i + a, tj = p->sw == 1 ? 3 * bb + j : 2 * j + bb;
-                        fc.off[sft][i * 3 + j] = ti < p->kh && tj < p->kw ? (int32_t)(ti * p->kw + tj) : -1;
-                    }
-            filt_run(&fc, &q, pool);
+            zf_wino_split_copies(xg, in, p, &q, g, pool);
+            zf_wino_split_filters(U, w, p, &q, g, pool);
         }
         float *y = p->group > 1 ? yg : out;
         zf_wino_forward(y, ws, xg, U, b ? b + g * q.K : NULL, &q, pool);

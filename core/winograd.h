@@ -42,6 +42,19 @@ size_t zf_wino_conv_bytes(const zf_conv_params *p);
 // aligned. The filters' transform, then zf_wino_forward.
 void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
                   const zf_conv_params *p, zf_pool *pool);
+// Kernels of 4x4 to 6x6 at stride 1, or 5x5 / 6x6 at stride 2 (undilated), as a 3x3 stride-1
+// convolution q over four copies of each group's input channels (4C/group channels, (OH + 2) x
+// (OW + 2), no padding): shifted by 0 or 3 rows and columns, or the four stride-2 phases. 1 when p
+// splits so and q is one zf_wino_applies to (tile counts aside); q receives it.
+int zf_wino_split(zf_conv_params *q, const zf_conv_params *p);
+// The copies of group g: in (N, C, H, W) -> dst (N, q->C, q->H, q->W), zero where they fall in p's
+// padding or past the input.
+void zf_wino_split_copies(float *dst, const float *in, const zf_conv_params *p, const zf_conv_params *q, int64_t g,
+                          zf_pool *pool);
+// q's transformed filters for group g, read from p's kernel w (K, C/group, kh, kw) in place (as
+// zf_wino_filters(U, the split kernel, q)).
+void zf_wino_split_filters(float *U, const float *w, const zf_conv_params *p, const zf_conv_params *q, int64_t g,
+                           zf_pool *pool);
 // in (N, C, H, W), U from zf_wino_filters, b (K) or NULL -> out (N, K, OH, OW), p's padding honored;
 // scratch: zf_wino_scratch_bytes(p) bytes, 64-byte aligned.
 size_t zf_wino_scratch_bytes(const zf_conv_params *p);
