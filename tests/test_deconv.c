@@ -369,6 +369,19 @@ static void op_cases(void) {
         g_node(&g, "Conv", "y", 2, "x", g_const(&g, 4, wd, 0.5, 0), NULL);
         run_case(&g, "Conv 1x1", 0, 0, 0);
     }
+    {
+        // 5x5 over 16 channels, then ReLU and a pool: the transposed conv's sparse product on groups
+        // of 8 input channels (200 taps: blocks of 64, 64 and 72), as ZFNet's conv2.
+        int64_t X[4] = {1, 16, 10, 10}, wd[4] = {8, 16, 5, 5};
+        g_init(&g, 4, X);
+        nd = g_node(&g, "Conv", "h", 2, "x", g_const(&g, 4, wd, 0.1, 0), NULL);
+        zf_onnx_set_ints(nd, "pads", 4, (int64_t[]){2, 2, 2, 2});
+        g_node(&g, "Relu", "r", 1, "h", NULL, NULL);
+        nd = g_node(&g, "MaxPool", "y", 1, "r", NULL, NULL);
+        zf_onnx_set_ints(nd, "kernel_shape", 2, (int64_t[]){2, 2});
+        zf_onnx_set_ints(nd, "strides", 2, (int64_t[]){2, 2});
+        run_case(&g, "Conv 5x5 x16 channels, ReLU, MaxPool", 1, 0, 0);
+    }
     // ConvTranspose: stride 2, padding, output_padding, groups.
     {
         int64_t X[4] = {1, 4, 3, 4}, wd[4] = {4, 3, 3, 3};

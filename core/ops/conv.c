@@ -552,7 +552,8 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
 // otherwise the nonzeros per position (lists by position), then
 //   sparse, few taps (ZFNet conv1, 3x7x7): each position's weight rows summed in registers and
 //     added straight into the input (scat_bands), no columns in memory;
-//   sparse (conv2): colT (P, ckk) = sum of weight rows per nonzero (spmm_range), col2im_T_range;
+//   sparse (conv2): colT (P, ckk) = sum of weight rows per nonzero (spmm_block), then col2im_T_range,
+//     both per group of input channels (spmm_col2im_range);
 //   dense (conv3, conv4): one GEMM, then col2im.
 // Every step runs on the pool: rows of positions, blocks of taps, input channels, or bands of rows.
 
@@ -684,8 +685,8 @@ static void col2im_T_range(void *vc, int64_t cb, int64_t ce) {
 }
 
 // colT (P, ckk) = sparse G^T (P, nk) times W (nk, ckk): each position's row is the sum of the
-// weight rows of its nonzero channels, times their signal. Work items are (64-wide block of taps,
-// 32 positions), block-major; a block's accumulator stays in registers while the nonzeros stream by.
+// weight rows of its nonzero channels, times their signal. spmm_block does a 64-wide block of taps
+// of a few positions; a block's accumulators stay in registers while the nonzeros stream by.
 typedef float v8f __attribute__((vector_size(32)));
 
 // acc + a * b in one rounding where the CPU has FMA: -std=c11 does not contract a * b + c, and the
@@ -700,6 +701,14 @@ static inline v8f fmadd8(v8f a, v8f b, v8f acc) {
     return acc + a * b;
 #endif
 }
+// The same for one float (taps past the last vector of a block: the same rounding as the vectors).
+static inline float fmadd1(float a, float b, float acc) {
+#ifdef __FMA__
+    return __builtin_fmaf(a, b, acc);
+#else
+    return acc + a * b;
+#endif
+}
 #define SPMM_BLOCK 64
 #define SPMM_QS 32
 
@@ -709,75 +718,138 @@ typedef struct {
     const int32_t *start, *end; // per position: its nonzeros are [start[q], end[q]) in idx/val
     const int32_t *idx;
     const float *val;
-    int64_t ckk, P, n_blocks, n_qblocks;
+    int64_t ckk, P, n_qblocks;  // n_qblocks: spmm_range's items per block of taps
 } spmm_ctx;
 
+// Taps [r0, r0 + len) (len <= SPMM_BLOCK, or SPMM_BLOCK + 8) of positions [q0, q1).
+static void spmm_block(const spmm_ctx *c, int64_t r0, int64_t len, int64_t q0, int64_t q1) {
+    const int64_t ckk = c->ckk;
+    for (int64_t q = q0; q < q1; q++) {
+        float *dst = c->colT + q * ckk + r0;
+        if (len == SPMM_BLOCK + 8) {
+            // A group's last 72 taps (ZFNet's conv2: 200 = 64 + 64 + 72) in one pass over the
+            // nonzeros instead of a second pass for 8 taps: nine accumulators.
+            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, a8 = {0}, t;
+            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
+                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
+                const float v = c->val[e];
+                const v8f vv = {v, v, v, v, v, v, v, v};
+#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
+                a0 = fmadd8(vv, SPMM_LOAD(0), a0);
+                a1 = fmadd8(vv, SPMM_LOAD(1), a1);
+                a2 = fmadd8(vv, SPMM_LOAD(2), a2);
+                a3 = fmadd8(vv, SPMM_LOAD(3), a3);
+                a4 = fmadd8(vv, SPMM_LOAD(4), a4);
+                a5 = fmadd8(vv, SPMM_LOAD(5), a5);
+                a6 = fmadd8(vv, SPMM_LOAD(6), a6);
+                a7 = fmadd8(vv, SPMM_LOAD(7), a7);
+                a8 = fmadd8(vv, SPMM_LOAD(8), a8);
+#undef SPMM_LOAD
+            }
+            const v8f acc[9] = {a0, a1, a2, a3, a4, a5, a6, a7, a8};
+            memcpy(dst, acc, sizeof acc);
+        } else if (len == SPMM_BLOCK) {
+            // Eight separate accumulators: an array would live in memory, not in registers.
+            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
+            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
+                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
+                const float v = c->val[e];
+                const v8f vv = {v, v, v, v, v, v, v, v};
+#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
+                a0 = fmadd8(vv, SPMM_LOAD(0), a0);
+                a1 = fmadd8(vv, SPMM_LOAD(1), a1);
+                a2 = fmadd8(vv, SPMM_LOAD(2), a2);
+                a3 = fmadd8(vv, SPMM_LOAD(3), a3);
+                a4 = fmadd8(vv, SPMM_LOAD(4), a4);
+                a5 = fmadd8(vv, SPMM_LOAD(5), a5);
+                a6 = fmadd8(vv, SPMM_LOAD(6), a6);
+                a7 = fmadd8(vv, SPMM_LOAD(7), a7);
+#undef SPMM_LOAD
+            }
+            memcpy(dst, &a0, sizeof a0);
+            memcpy(dst + 8, &a1, sizeof a1);
+            memcpy(dst + 16, &a2, sizeof a2);
+            memcpy(dst + 24, &a3, sizeof a3);
+            memcpy(dst + 32, &a4, sizeof a4);
+            memcpy(dst + 40, &a5, sizeof a5);
+            memcpy(dst + 48, &a6, sizeof a6);
+            memcpy(dst + 56, &a7, sizeof a7);
+        } else {
+            // A partial block (a group's last): whole vectors of 8 (named accumulators again,
+            // the unused ones skipped), then the rest.
+            const int64_t nv = len / 8;
+            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, t;
+            float tail[8] = {0};
+            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
+                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
+                const float v = c->val[e];
+                const v8f vv = {v, v, v, v, v, v, v, v};
+#define SPMM_PART(j) if (j < nv) { memcpy(&t, wr + 8 * (j), sizeof t); a##j = fmadd8(vv, t, a##j); }
+                SPMM_PART(0) SPMM_PART(1) SPMM_PART(2) SPMM_PART(3) SPMM_PART(4) SPMM_PART(5) SPMM_PART(6)
+#undef SPMM_PART
+                for (int64_t i = nv * 8; i < len; i++) tail[i - nv * 8] = fmadd1(v, wr[i], tail[i - nv * 8]);
+            }
+            const v8f acc[7] = {a0, a1, a2, a3, a4, a5, a6};
+            memcpy(dst, acc, (size_t)nv * sizeof(v8f));
+            memcpy(dst + nv * 8, tail, (size_t)(len - nv * 8) * sizeof(float));
+        }
+    }
+}
+
+// The sparse product and the col2im of a group of input channels in one work item: the group's
+// columns of colT are still in L2 when col2im reads them back (after the whole product, they came
+// from L3, one line per position and channel, half of them from the other core's cache).
+typedef struct {
+    const spmm_ctx *s;
+    const col2im_box_ctx *cc;
+    int64_t group, kk, Cg;      // input channels per item, taps per channel, channels
+} spmm_col2im_ctx;
+
+// Channels per item: about 192 taps' worth, rounded up to whole vectors of 8 taps when that stays
+// below 512 (ZFNet's conv2, 25 taps per channel: 8 channels, 200 taps).
+static int64_t spmm_group(int64_t kk) {
+    int64_t g = (192 + kk - 1) / kk;
+    while ((g * kk) % 8 && (g + 1) * kk < 512) g++;
+    return g;
+}
+
+// Within an item: 64-tap blocks, each over groups of SPMM_QS positions (consecutive calls share the
+// block, so its weights, 64 per output channel, stay in L2 while every position uses them).
+// Fewer groups than work for every thread (1x1 convolutions, few channels): spmm_range instead.
+static void spmm_col2im_range(void *vc, int64_t i0, int64_t i1) {
+    const spmm_col2im_ctx *c = vc;
+    const spmm_ctx *s = c->s;
+    for (int64_t item = i0; item < i1; item++) {
+        const int64_t c0 = item * c->group, c1 = c0 + c->group < c->Cg ? c0 + c->group : c->Cg;
+        const int64_t t1 = c1 * c->kk;
+        for (int64_t r0 = c0 * c->kk, len; r0 < t1; r0 += len) {
+            len = t1 - r0 == SPMM_BLOCK + 8 ? SPMM_BLOCK + 8 : t1 - r0 < SPMM_BLOCK ? t1 - r0 : SPMM_BLOCK;
+            for (int64_t q0 = 0; q0 < s->P; q0 += SPMM_QS)
+                spmm_block(s, r0, len, q0, q0 + SPMM_QS < s->P ? q0 + SPMM_QS : s->P);
+        }
+        col2im_T_range((void *)c->cc, c0, c1);
+    }
+}
+
+// The product alone, items (64-tap block, SPMM_QS positions), block-major; col2im follows.
 static void spmm_range(void *vc, int64_t i0, int64_t i1) {
     const spmm_ctx *c = vc;
-    const int64_t ckk = c->ckk;
     for (int64_t item = i0; item < i1; item++) {
-        // Consecutive items share a block of taps, so its weights (64 per output channel) stay in
-        // L2 while every position uses them: the weights are read from memory once.
-        int64_t r0 = item / c->n_qblocks * SPMM_BLOCK, q0 = item % c->n_qblocks * SPMM_QS;
-        int64_t q1 = q0 + SPMM_QS < c->P ? q0 + SPMM_QS : c->P;
-        int64_t len = ckk - r0 < SPMM_BLOCK ? ckk - r0 : SPMM_BLOCK;
-        for (int64_t q = q0; q < q1; q++) {
-            float *dst = c->colT + q * ckk + r0;
-            if (len == SPMM_BLOCK) {
-                // Eight separate accumulators: an array would live in memory, not in registers.
-                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
-                for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-                    const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
-                    const float v = c->val[e];
-                    const v8f vv = {v, v, v, v, v, v, v, v};
-#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
-                    a0 = fmadd8(vv, SPMM_LOAD(0), a0);
-                    a1 = fmadd8(vv, SPMM_LOAD(1), a1);
-                    a2 = fmadd8(vv, SPMM_LOAD(2), a2);
-                    a3 = fmadd8(vv, SPMM_LOAD(3), a3);
-                    a4 = fmadd8(vv, SPMM_LOAD(4), a4);
-                    a5 = fmadd8(vv, SPMM_LOAD(5), a5);
-                    a6 = fmadd8(vv, SPMM_LOAD(6), a6);
-                    a7 = fmadd8(vv, SPMM_LOAD(7), a7);
-#undef SPMM_LOAD
-                }
-                memcpy(dst, &a0, sizeof a0);
-                memcpy(dst + 8, &a1, sizeof a1);
-                memcpy(dst + 16, &a2, sizeof a2);
-                memcpy(dst + 24, &a3, sizeof a3);
-                memcpy(dst + 32, &a4, sizeof a4);
-                memcpy(dst + 40, &a5, sizeof a5);
-                memcpy(dst + 48, &a6, sizeof a6);
-                memcpy(dst + 56, &a7, sizeof a7);
-            } else {
-                // The last, partial block: whole vectors of 8 (named accumulators again, the
-                // unused ones skipped), then the rest.
-                const int64_t nv = len / 8;
-                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, t;
-                float tail[8] = {0};
-                for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-                    const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
-                    const float v = c->val[e];
-                    const v8f vv = {v, v, v, v, v, v, v, v};
-#define SPMM_PART(j) if (j < nv) { memcpy(&t, wr + 8 * (j), sizeof t); a##j = fmadd8(vv, t, a##j); }
-                    SPMM_PART(0) SPMM_PART(1) SPMM_PART(2) SPMM_PART(3) SPMM_PART(4) SPMM_PART(5) SPMM_PART(6)
-#undef SPMM_PART
-                    for (int64_t i = nv * 8; i < len; i++) tail[i - nv * 8] += v * wr[i];
-                }
-                const v8f acc[7] = {a0, a1, a2, a3, a4, a5, a6};
-                memcpy(dst, acc, (size_t)nv * sizeof(v8f));
-                memcpy(dst + nv * 8, tail, (size_t)(len - nv * 8) * sizeof(float));
-            }
-        }
+        const int64_t r0 = item / c->n_qblocks * SPMM_BLOCK, q0 = item % c->n_qblocks * SPMM_QS;
+        const int64_t q1 = q0 + SPMM_QS < c->P ? q0 + SPMM_QS : c->P;
+        spmm_block(c, r0, c->ckk - r0 < SPMM_BLOCK ? c->ckk - r0 : SPMM_BLOCK, q0, q1);
     }
 }
 
 // colT (P, ckk) = Gs^T (P, nk) times W (nk, ckk) for a tile of few positions (conv3 and conv4 of a
 // single unit: 25 and 9). OpenBLAS packs all of W (5 MB on ZFNet's conv4) for a product this thin
-// and wakes its own threads. Here a work item is a span of taps; it walks W 64 rows at a time, each
+// and wakes its own threads. Here a work item is a span of taps (the whole 16-tap blocks shared
+// evenly among n_spans items, a multiple of the pool's chunks: conv3's 144 blocks in 9 spans of 256
+// taps left one thread a fifth more work than the other); it walks W 64 rows at a time, each
 // row's span in order (sequential streams, prefetched two blocks ahead: a column of W, rows 14 KB
 // apart, would be a cache miss and a new page per row), adding the rows into 16-tap blocks of every
-// group of six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored back.
+// group of up to six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored
+// back (thin_group).
 #define THIN_MAX_P 64
 #define THIN_QS 6
 #define THIN_ROWS 64
@@ -787,62 +859,70 @@ typedef struct {
     float *colT;
     const float *w, *gs;        // W (all the tile's output channels), Gs (nk, P) of the rows used
     const int32_t *rows;        // the nk rows of W whose signal is not all zero
-    int64_t ckk, nk, P;
+    int64_t ckk, nk, P, n_spans;
 } thin_ctx;
+
+// nq (<= THIN_QS) positions' 16-tap block of colT, loaded (load) or zero, plus nj rows of W times
+// their signal g. Inlined with nq a constant: the 2 x nq accumulators stay in registers and the
+// row loop tests nothing.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void thin_group(float *colT, const float *w, const float *g, const int32_t *rows, int64_t nj, int64_t P,
+                              int64_t ckk, int load, const int nq) {
+    v8f a[THIN_QS], b[THIN_QS];
+    _Pragma("GCC unroll 6") for (int k = 0; k < nq; k++) {
+        if (load) {
+            memcpy(&a[k], colT + k * ckk, sizeof a[k]);
+            memcpy(&b[k], colT + k * ckk + 8, sizeof b[k]);
+        } else {
+            a[k] = b[k] = (v8f){0};
+        }
+    }
+    for (int64_t j = 0; j < nj; j++, g += P) {
+        const float *wr = w + rows[j] * ckk;
+        __builtin_prefetch(wr + 32);
+        v8f w0, w1;
+        memcpy(&w0, wr, sizeof w0);
+        memcpy(&w1, wr + 8, sizeof w1);
+        _Pragma("GCC unroll 6") for (int k = 0; k < nq; k++) {
+            const float v = g[k];
+            const v8f vv = {v, v, v, v, v, v, v, v};
+            a[k] = fmadd8(vv, w0, a[k]);
+            b[k] = fmadd8(vv, w1, b[k]);
+        }
+    }
+    _Pragma("GCC unroll 6") for (int k = 0; k < nq; k++) {
+        memcpy(colT + k * ckk, &a[k], sizeof a[k]);
+        memcpy(colT + k * ckk + 8, &b[k], sizeof b[k]);
+    }
+}
 
 static void thin_range(void *vc, int64_t s0, int64_t s1) {
     const thin_ctx *c = vc;
     const int64_t ckk = c->ckk, nk = c->nk, P = c->P;
+    const int64_t nb = ckk / 16, ng = (P + THIN_QS - 1) / THIN_QS;
     for (int64_t sp = s0; sp < s1; sp++) {
-        const int64_t t0 = sp * THIN_SPAN, t1 = t0 + THIN_SPAN < ckk ? t0 + THIN_SPAN : ckk;
+        const int64_t t0 = sp * nb / c->n_spans * 16, t1 = sp + 1 == c->n_spans ? ckk : (sp + 1) * nb / c->n_spans * 16;
         const int64_t tv = t0 + (t1 - t0) / 16 * 16;   // whole 16-tap blocks end here
         for (int64_t j0 = 0; j0 < nk; j0 += THIN_ROWS) {
             const int64_t nj = nk - j0 < THIN_ROWS ? nk - j0 : THIN_ROWS;
             for (int64_t r0 = t0; r0 < tv; r0 += 16)
-                for (int64_t q0 = 0; q0 < P; q0 += THIN_QS) {
-                    const int64_t nq = P - q0 < THIN_QS ? P - q0 : THIN_QS;
-                    v8f acc[2 * THIN_QS];
-                    for (int64_t k = 0; k < nq; k++) {
-                        if (j0) memcpy(&acc[2 * k], c->colT + (q0 + k) * ckk + r0, 2 * sizeof(v8f));
-                        else acc[2 * k] = acc[2 * k + 1] = (v8f){0};
-                    }
-                    v8f a0 = acc[0], b0_ = acc[1], a1 = {0}, b1_ = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0},
-                        a4 = {0}, b4 = {0}, a5 = {0}, b5 = {0}, w0, w1;
-                    if (nq > 1) { a1 = acc[2]; b1_ = acc[3]; }
-                    if (nq > 2) { a2 = acc[4]; b2 = acc[5]; }
-                    if (nq > 3) { a3 = acc[6]; b3 = acc[7]; }
-                    if (nq > 4) { a4 = acc[8]; b4 = acc[9]; }
-                    if (nq > 5) { a5 = acc[10]; b5 = acc[11]; }
-                    const float *w = c->w + r0, *g = c->gs + j0 * P + q0, *wr;
+                for (int64_t gi = 0, q0 = 0; gi < ng; gi++) {
+                    // Groups of at most six, as even as they come (25 positions: five of five).
+                    const int64_t nq = (P - q0) / (ng - gi);
+                    float *colT = c->colT + q0 * ckk + r0;
+                    const float *w = c->w + r0, *g = c->gs + j0 * P + q0;
                     const int32_t *rows = c->rows + j0;
-#define THIN_FMA(k, bk) { const float v = g[k]; const v8f vv = {v, v, v, v, v, v, v, v}; \
-                          a##k = fmadd8(vv, w0, a##k); bk = fmadd8(vv, w1, bk); }
-                    if (nq == THIN_QS) {
-                        for (int64_t j = 0; j < nj; j++, g += P) {
-                            wr = w + rows[j] * ckk;
-                            __builtin_prefetch(wr + 32);
-                            memcpy(&w0, wr, sizeof w0);
-                            memcpy(&w1, wr + 8, sizeof w1);
-                            THIN_FMA(0, b0_) THIN_FMA(1, b1_) THIN_FMA(2, b2) THIN_FMA(3, b3) THIN_FMA(4, b4)
-                            THIN_FMA(5, b5)
-                        }
-                    } else {
-                        for (int64_t j = 0; j < nj; j++, g += P) {
-                            wr = w + rows[j] * ckk;
-                            __builtin_prefetch(wr + 32);
-                            memcpy(&w0, wr, sizeof w0);
-                            memcpy(&w1, wr + 8, sizeof w1);
-                            THIN_FMA(0, b0_)
-                            if (nq > 1) THIN_FMA(1, b1_)
-                            if (nq > 2) THIN_FMA(2, b2)
-                            if (nq > 3) THIN_FMA(3, b3)
-                            if (nq > 4) THIN_FMA(4, b4)
-                        }
+                    switch (nq) {
+                    case 1: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 1); break;
+                    case 2: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 2); break;
+                    case 3: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 3); break;
+                    case 4: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 4); break;
+                    case 5: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 5); break;
+                    default: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, THIN_QS); break;
                     }
-#undef THIN_FMA
-                    const v8f out[2 * THIN_QS] = {a0, b0_, a1, b1_, a2, b2, a3, b3, a4, b4, a5, b5};
-                    for (int64_t k = 0; k < nq; k++)
-                        memcpy(c->colT + (q0 + k) * ckk + r0, &out[2 * k], 2 * sizeof(v8f));
+                    q0 += nq;
                 }
             for (int64_t q = 0; q < P; q++)   // taps past the last whole block
                 for (int64_t r = tv; r < t1; r++) {
@@ -884,6 +964,13 @@ static void nz_rows(void *vc, int64_t r0, int64_t r1) {
     const int64_t bw = c->bw, nk = c->nk, ohw = c->ohw;
     int32_t *restrict idx = c->idx;
     float *restrict val = c->val;
+    // A row's last bw % 8 positions, when bw >= 8: one vector ending at bw, its first lanes (done by
+    // the vector before) masked off, in place of a scalar loop that mispredicts on the signs (conv2's
+    // rows of 15: seven of them per channel).
+    const int64_t rem = bw % 8, tail = bw >= 8 && rem ? bw - 8 : -1;
+    const unsigned tmask = 0xffu & (0xffu << (8 - rem));
+    v8i tlanes;
+    for (int k = 0; k < 8; k++) tlanes[k] = k >= 8 - rem ? -1 : 0;
     for (int64_t r = r0; r < r1; r++) {
         const float *g = c->g + (c->ty0 + r) * c->ow;
         int32_t *cnt = c->end + r * bw, *st = c->start + r * bw;
@@ -898,6 +985,15 @@ static void nz_rows(void *vc, int64_t r0, int64_t r1) {
                 memcpy(&n, cnt + i, sizeof n);
                 n -= (v8i)(v != 0.0f);   // true is -1
                 memcpy(cnt + i, &n, sizeof n);
+            }
+            if (tail >= 0) {
+                v8f v;
+                v8i n;
+                memcpy(&v, s + tail, sizeof v);
+                memcpy(&n, cnt + tail, sizeof n);
+                n -= (v8i)(v != 0.0f) & tlanes;
+                memcpy(cnt + tail, &n, sizeof n);
+                continue;
             }
             for (; i < bw; i++) cnt[i] += s[i] != 0.0f;
         }
@@ -920,6 +1016,17 @@ static void nz_rows(void *vc, int64_t r0, int64_t r1) {
                     val[k] = s[i + b];
                     mask &= mask - 1;
                 }
+            }
+            if (tail >= 0) {
+                unsigned mask = nz_mask8(s + tail) & tmask;
+                while (mask) {
+                    const int b = __builtin_ctz(mask);
+                    const int32_t k = cnt[tail + b]++;
+                    idx[k] = (int32_t)j;
+                    val[k] = s[tail + b];
+                    mask &= mask - 1;
+                }
+                continue;
             }
             for (; i < bw; i++)
                 if (s[i] != 0.0f) {
@@ -1095,9 +1202,15 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                     ZERO_GROUP()
                     continue;
                 }
-                thin_ctx tc = {col, w + k0 * ckk, Gs, rows, ckk, nr, P};
-                zf_parallel_for(nr * P * ckk < PAR_MIN_WORK ? NULL : a->pool, (ckk + THIN_SPAN - 1) / THIN_SPAN,
-                                thin_range, &tc);
+                zf_pool *tp = nr * P * ckk < PAR_MIN_WORK ? NULL : a->pool;
+                int64_t spans = (ckk + THIN_SPAN - 1) / THIN_SPAN;
+                if (tp) {   // zf_parallel_for hands out 4 chunks per thread
+                    const int64_t m = 4 * (int64_t)zf_pool_threads(tp);
+                    spans = (spans + m - 1) / m * m;
+                }
+                if (spans > ckk / 16) spans = ckk / 16 > 0 ? ckk / 16 : 1;
+                thin_ctx tc = {col, w + k0 * ckk, Gs, rows, ckk, nr, P, spans};
+                zf_parallel_for(tp, spans, thin_range, &tc);
                 col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, zero};
                 zero = NULL;
                 zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, col2im_T_range, &cc);
@@ -1135,9 +1248,16 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             zero = NULL;
             zf_range_fn back = col2im_T_range;
             if (sparse) {
-                spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK,
-                               (P + SPMM_QS - 1) / SPMM_QS};
-                zf_parallel_for(nnz * ckk < PAR_MIN_WORK ? NULL : a->pool, sc.n_blocks * sc.n_qblocks, spmm_range, &sc);
+                spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (P + SPMM_QS - 1) / SPMM_QS};
+                const int64_t kk = p->kh * p->kw, grp = spmm_group(kk), n_grp = (Cg + grp - 1) / grp;
+                zf_pool *sp = nnz * ckk < PAR_MIN_WORK ? NULL : a->pool;
+                if (!sp || n_grp >= 2 * (int64_t)zf_pool_threads(sp)) {
+                    // The product and col2im by groups of input channels (spmm_col2im_range).
+                    spmm_col2im_ctx fc = {&sc, &cc, grp, kk, Cg};
+                    zf_parallel_for(sp, n_grp, spmm_col2im_range, &fc);
+                    continue;
+                }
+                zf_parallel_for(sp, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK * sc.n_qblocks, spmm_range, &sc);
             } else if (P > ckk) {
                 // Many positions, few taps (conv1): col (ckk, P) = W[k0:k1]^T (ckk, nk) * Gs (nk, P)
                 zf_sgemm(a->pool, 1, 0, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
