@@ -1,4 +1,4 @@
-// bench_conv: GFLOP/s of zf_conv2d_forward on the conv layers of ZFNet and VGG-16, next to the
+// bench_conv: GFLOP/s of zf_conv2d_forward on the conv layers of ZFNet, VGG-16 and AlexNet, next to the
 // OpenBLAS sgemm peak measured in the same run (2048^3), so the ratio survives a busy machine.
 // Each layer reports its best time over a few repetitions, and beside it the best time of the bare
 // sgemm of the same shape (what OpenBLAS alone reaches on that layer).
@@ -6,8 +6,11 @@
 //   make BUILD=build build/libzfviz.a
 //   cc -O2 -march=native -I. -Icore $(pkg-config --cflags openblas) tools/bench_conv.c build/libzfviz.a
 //      $(pkg-config --libs openblas) -lm -pthread -o build/bench_conv      (one line)
-//   build/bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [LAYER-SUBSTRING]
+//   build/bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [--blas | --ab] [--cold] [LAYER-SUBSTRING]
 //
+// Winograd is off (p.no_winograd): this measures the direct kernels. --blas runs im2col + zf_sgemm
+// (OpenBLAS) where the plan would pick zfviz's own GEMM kernel (ops/conv_gemm.h); --ab times both,
+// alternating, and prints the im2col + OpenBLAS time at the end of the line.
 // --budget re-plans the im2col tile size (default ZF_CONV_COL_BUDGET); --images forces K images per
 // GEMM on layers whose output is under 1024 pixels.
 #include <stdio.h>
@@ -27,7 +30,7 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-typedef struct { const char *name; int C, H, K, k, s, p; } layer;
+typedef struct { const char *name; int C, H, K, k, s, p, g; } layer;   // g: groups, 0 for 1
 
 static const layer layers[] = {
     {"zfnet.conv1", 3, 224, 96, 7, 2, 1},   {"zfnet.conv2", 96, 55, 256, 5, 2, 0},
@@ -37,7 +40,20 @@ static const layer layers[] = {
     {"vgg16.conv2_2", 128, 112, 128, 3, 1, 1}, {"vgg16.conv3_1", 128, 56, 256, 3, 1, 1},
     {"vgg16.conv3_2", 256, 56, 256, 3, 1, 1}, {"vgg16.conv4_1", 256, 28, 512, 3, 1, 1},
     {"vgg16.conv4_2", 512, 28, 512, 3, 1, 1}, {"vgg16.conv5_1", 512, 14, 512, 3, 1, 1},
+    {"alexnet.conv1", 3, 227, 96, 11, 4, 0},    {"alexnet.conv2", 96, 27, 256, 5, 1, 2, 2},
+    {"alexnet.conv3", 256, 13, 384, 3, 1, 1},   {"alexnet.conv4", 384, 13, 384, 3, 1, 1, 2},
+    {"alexnet.conv5", 384, 13, 256, 3, 1, 1, 2},
 };
+
+// --cold: the weights and input leave the caches before every run, as in a model's forward pass
+// (its fully connected layers stream 200+ MB of weights between two passes).
+static float *flush_buf;
+static void flush_caches(int cold) {
+    if (!cold) return;
+    const size_t n = (size_t)64 << 20 >> 2;
+    if (!flush_buf && !(flush_buf = malloc(n * sizeof(float)))) return;
+    for (size_t i = 0; i < n; i += 16) flush_buf[i] += 1.0f;
+}
 
 static double sgemm_peak(void) {
     const int M = 2048;
@@ -56,7 +72,7 @@ static double sgemm_peak(void) {
 }
 
 int main(int argc, char **argv) {
-    int batch = 1, threads = 0, images = 0;
+    int batch = 1, threads = 0, images = 0, blas = 0, ab = 0, reps_arg = 0, cold = 0;
     double budget_mb = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
@@ -65,8 +81,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc) budget_mb = atof(argv[++i]);
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) images = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cpu")) clock_id = CLOCK_PROCESS_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--blas")) blas = 1;
+        else if (!strcmp(argv[i], "--ab")) ab = 1;
+        else if (!strcmp(argv[i], "--cold")) cold = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps_arg = atoi(argv[++i]);
         else if (argv[i][0] != '-') only = argv[i];
-        else { fprintf(stderr, "usage: bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [LAYER]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [--blas] [--ab] [--cold] [LAYER]\n"); return 2; }
     }
     if (batch < 1) batch = 1;
     zf_blas_set_threads(threads);
@@ -79,20 +99,23 @@ int main(int argc, char **argv) {
         if (only && !strstr(l->name, only)) continue;
         zf_conv_params p;
         memset(&p, 0, sizeof p);
-        p.group = 1;
+        const int g = l->g > 1 ? l->g : 1;
+        p.group = g;
+        p.no_winograd = 1;
         p.attrs.n_pads = 4;
         for (int i = 0; i < 4; i++) p.attrs.pads[i] = l->p;
         p.attrs.n_strides = 2;
         p.attrs.strides[0] = p.attrs.strides[1] = l->s;
-        int64_t x[4] = {batch, l->C, l->H, l->H}, w[4] = {l->K, l->C, l->k, l->k};
+        int64_t x[4] = {batch, l->C, l->H, l->H}, w[4] = {l->K, l->C / g, l->k, l->k};
         zf_error err = {0};
         if (zf_conv_setup(&p, x, w, &err)) { fprintf(stderr, "%s: %s\n", l->name, err.msg); return 1; }
         if (budget_mb > 0) zf_conv_plan(&p, (size_t)(budget_mb * 1048576.0));
+        if (blas) p.gemm_cols = 0;
         if (images > 0 && p.OH * p.OW < 1024 && !p.direct) {
             p.images_per_tile = images < batch ? images : batch;
             p.tile_rows = p.OH;
         }
-        size_t nin = (size_t)batch * l->C * l->H * l->H, nw = (size_t)l->K * l->C * l->k * l->k;
+        size_t nin = (size_t)batch * l->C * l->H * l->H, nw = (size_t)l->K * (l->C / g) * l->k * l->k;
         size_t nout = (size_t)batch * l->K * p.OH * p.OW, sb = zf_conv_scratch_bytes(&p);
         float *in = malloc(nin * 4), *wt = malloc(nw * 4), *b = malloc((size_t)l->K * 4), *out = malloc(nout * 4);
         float *col = aligned_alloc(64, (sb + 127) / 64 * 64);
@@ -100,22 +123,35 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < nin; j++) in[j] = (float)(j % 13) * 0.1f;
         for (size_t j = 0; j < nw; j++) wt[j] = (float)(j % 7) * 0.01f;
         for (int j = 0; j < l->K; j++) b[j] = 0.5f;
-        double fl = 2.0 * batch * l->K * (double)l->C * l->k * l->k * p.OH * p.OW;
+        double fl = 2.0 * batch * l->K * (double)(l->C / g) * l->k * l->k * p.OH * p.OW;
         int reps = (int)(3e9 / fl) + 2;
         if (reps > 30) reps = 30;
-        double best = 1e9;
+        if (reps_arg > 0) reps = reps_arg;
+        double best = 1e9, best_blas = 1e9;
+        zf_conv_params pb = p;
+        pb.gemm_cols = 0;
+        const int do_ab = ab && p.gemm_cols;
         zf_blas_set_threads(1);   // as a model runs it: the pool splits the GEMMs (zf_sgemm)
         zf_conv2d_forward(out, col, in, wt, b, &p, pool);
+        if (do_ab) zf_conv2d_forward(out, col, in, wt, b, &pb, pool);
         for (int r = 0; r < reps; r++) {
+            flush_caches(cold);
             double t0 = now();
             zf_conv2d_forward(out, col, in, wt, b, &p, pool);
             double t = now() - t0;
             if (t < best) best = t;
+            if (do_ab) {
+                flush_caches(cold);
+                t0 = now();
+                zf_conv2d_forward(out, col, in, wt, b, &pb, pool);
+                t = now() - t0;
+                if (t < best_blas) best_blas = t;
+            }
         }
         // The bare GEMM of the same shape on a prepared column matrix (one image, every output
         // position at once): OpenBLAS's own ceiling for this layer, so the gap to `best` is what
         // im2col, the bias and the tiling cost.
-        int64_t ckk = (int64_t)l->C * l->k * l->k, ohw = p.OH * p.OW;
+        int64_t ckk = (int64_t)(l->C / g) * l->k * l->k, ohw = p.OH * p.OW;
         float *cm = malloc((size_t)(ckk * ohw) * 4);
         double gemm = 1e9;
         zf_blas_set_threads(threads);
@@ -123,9 +159,9 @@ int main(int argc, char **argv) {
             for (int64_t j = 0; j < ckk * ohw; j++) cm[j] = (float)(j % 11) * 0.1f;
             for (int r = 0; r <= reps; r++) {
                 double t0 = now();
-                for (int n = 0; n < batch; n++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->K, (int)ohw, (int)ckk, 1.0f, wt, (int)ckk,
-                                cm, (int)ohw, 0.0f, out + (size_t)n * l->K * ohw, (int)ohw);
+                for (int n = 0; n < batch * g; n++)   // each image's groups in turn
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->K / g, (int)ohw, (int)ckk, 1.0f, wt, (int)ckk,
+                                cm, (int)ohw, 0.0f, out + (size_t)n * (l->K / g) * ohw, (int)ohw);
                 double t = now() - t0;
                 if (r && t < gemm) gemm = t;   // the first run warms up
             }
@@ -137,7 +173,8 @@ int main(int argc, char **argv) {
                "%3.0f%% of peak  (bare GEMM %.2f ms, %3.0f%%)%s\n", l->name, (long long)p.OH, (long long)p.OW,
                (long long)ckk, (long long)p.tile_rows, (long long)p.images_per_tile, (double)sb / 1048576.0, best * 1e3,
                fl / best * 1e-9, 100.0 * fl / best * 1e-9 / peak, gemm * 1e3, 100.0 * fl / gemm * 1e-9 / peak,
-               p.small_taps ? "  small-taps kernel" : "");
+               p.small_taps ? "  small-taps kernel" : p.gemm_cols ? "  zfviz GEMM" : "");
+        if (do_ab) printf("%-14s im2col + OpenBLAS %.2f ms (%.2fx the zfviz GEMM's time)\n", l->name, best_blas * 1e3, best_blas / best);
         free(in); free(wt); free(b); free(out); free(col);
     }
     // The peak again: on a shared machine a single measurement can land in someone else's burst.

@@ -1,5 +1,6 @@
 // conv.c: ONNX Conv, 2-D, as im2col + sgemm (see conv.h for the tiling plan), or for layers with
-// few input taps (conv1) a register-blocked AVX2 kernel without im2col ("small-taps kernel" below).
+// few input taps (conv1) a register-blocked AVX2 kernel without im2col ("small-taps kernel" below),
+// or on AVX2+FMA builds zfviz's own GEMM with the columns gathered into its panels (conv_gemm.c).
 #include <string.h>
 #include <cblas.h>
 #if defined(__AVX__)
@@ -9,6 +10,7 @@
 #include "compute_util.h"
 #include "proj.h"
 #include "../winograd.h"
+#include "conv_gemm.h"
 #include <stdint.h>
 
 // A tile whose column matrix is smaller than this many floats is built on the calling thread: waking
@@ -40,6 +42,7 @@ void zf_conv_plan(zf_conv_params *p, size_t budget) {
     p->tile_rows = p->OH;
     p->images_per_tile = 1;
     p->small_taps = 0;
+    p->gemm_cols = 0;
 #if defined(__AVX2__) && defined(__FMA__)
     // 16 output positions per step: narrower outputs stay with the GEMM.
     p->small_taps = !p->direct && p->group == 1 && p->dh == 1 && p->dw == 1 && p->sw <= 4 &&
@@ -47,6 +50,7 @@ void zf_conv_plan(zf_conv_params *p, size_t budget) {
                     small_floats(p) <= (int64_t)(budget / sizeof(float));
 #endif
     if (p->direct) return;
+    if (!p->small_taps) p->gemm_cols = zf_conv_gemm_plan(p, (int64_t)(budget / sizeof(float)));
     int64_t cols = (int64_t)(budget / sizeof(float)) / (ckk > 0 ? ckk : 1);
     if (cols < MIN_TILE_COLS) cols = MIN_TILE_COLS;
     if (cols < p->OW) cols = p->OW;
@@ -84,6 +88,8 @@ size_t zf_conv_scratch_bytes(const zf_conv_params *p) {
     size_t bytes = (size_t)(c + t) * sizeof(float);
     if (p->small_taps && (size_t)small_floats(p) * sizeof(float) > bytes) bytes = (size_t)small_floats(p) * sizeof(float);
     if (zf_wino_in_forward(p) && zf_wino_conv_bytes(p) > bytes) bytes = zf_wino_conv_bytes(p);
+    if (p->gemm_cols && !zf_wino_in_forward(p) && (size_t)zf_conv_gemm_floats(p) * sizeof(float) > bytes)
+        bytes = (size_t)zf_conv_gemm_floats(p) * sizeof(float);
     return bytes;
 }
 
@@ -361,8 +367,11 @@ static void small_range(void *vc, int64_t i0, int64_t i1) {
             bias[m] = _mm256_set1_ps(c->b ? c->b[k] : 0.0f);
         }
         const float *xrow = c->xp + oh * p->sh * c->wq;
-        for (int64_t ow = 0; ow < OW; ow += SMALL_W) {
-            if (ow + SMALL_W > OW) ow = OW - SMALL_W;   // the last step overlaps the previous one
+        // A tail of at most 8 positions takes one 8-wide step (AlexNet's conv1, OW 55: 56 positions
+        // computed instead of 64); otherwise the last 16-wide step overlaps the previous one.
+        const int64_t rem = OW % SMALL_W, w16 = rem > 0 && rem <= 8 && OW > SMALL_W ? OW - rem : OW;
+        for (int64_t ow = 0; ow < w16; ow += SMALL_W) {
+            if (ow + SMALL_W > w16) ow = w16 - SMALL_W;
             __m256 a00 = bias[0], a01 = bias[0], a10 = bias[1], a11 = bias[1], a20 = bias[2], a21 = bias[2];
             __m256 a30 = bias[3], a31 = bias[3], a40 = bias[4], a41 = bias[4], a50 = bias[5], a51 = bias[5];
             const float *x = xrow + ow;
@@ -397,6 +406,28 @@ static void small_range(void *vc, int64_t i0, int64_t i1) {
             if (nk > 3) { _mm256_storeu_ps(o + 3 * ohw, a30); _mm256_storeu_ps(o + 3 * ohw + 8, a31); }
             if (nk > 4) { _mm256_storeu_ps(o + 4 * ohw, a40); _mm256_storeu_ps(o + 4 * ohw + 8, a41); }
             if (nk > 5) { _mm256_storeu_ps(o + 5 * ohw, a50); _mm256_storeu_ps(o + 5 * ohw + 8, a51); }
+        }
+        if (w16 < OW) {
+            const int64_t ow = OW - 8;
+            __m256 a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5];
+            const float *x = xrow + ow;
+            for (int64_t t = 0; t < ckk; t++) {
+                const __m256 x0 = _mm256_loadu_ps(x + c->off[t]);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[0] + t), x0, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[1] + t), x0, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[2] + t), x0, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[3] + t), x0, a3);
+                a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[4] + t), x0, a4);
+                a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(w[5] + t), x0, a5);
+            }
+            float *o = c->out + k0 * ohw + oh * OW + ow;
+            const int64_t nk = K - k0 < SMALL_K ? K - k0 : SMALL_K;
+            _mm256_storeu_ps(o, a0);
+            if (nk > 1) _mm256_storeu_ps(o + ohw, a1);
+            if (nk > 2) _mm256_storeu_ps(o + 2 * ohw, a2);
+            if (nk > 3) _mm256_storeu_ps(o + 3 * ohw, a3);
+            if (nk > 4) _mm256_storeu_ps(o + 4 * ohw, a4);
+            if (nk > 5) _mm256_storeu_ps(o + 5 * ohw, a5);
         }
     }
 }
@@ -435,6 +466,10 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
         return;
     }
 #endif
+    if (p->gemm_cols > 0) {
+        zf_conv_gemm_forward(out, col, in, w, b, p, pool);
+        return;
+    }
     if (p->direct) {
         for (int64_t n = 0; n < p->N; n++)
             for (int64_t g = 0; g < G; g++) {

@@ -12,7 +12,9 @@
 // output is small, of several whole images: one GEMM for all of them) so the scratch stays within
 // ZF_CONV_COL_BUDGET and mostly in cache when the GEMM reads it. 1x1 stride-1 unpadded
 // convolutions multiply the input directly; layers with few input taps (conv1) skip both im2col and
-// the GEMM (see small_taps).
+// the GEMM (see small_taps). On AVX2+FMA builds the other layers run zfviz's own GEMM kernel, the
+// column matrix gathered straight into its panels (gemm_cols, ops/conv_gemm.h); the tiling above
+// then serves the backward pass, and builds without AVX2 run im2col + zf_sgemm.
 #ifndef ZF_OPS_CONV_H
 #define ZF_OPS_CONV_H
 #include <stddef.h>
@@ -45,6 +47,8 @@ typedef struct zf_conv_params {
                                 // tiling above still sizes the scratch for the backward pass
     int no_winograd;            // 1: never Winograd (core/winograd.h), even where it would pay;
                                 // 0 (zeroed params): zf_conv2d_forward chooses
+    int64_t gemm_cols;          // > 0: zfviz's own GEMM kernel (ops/conv_gemm.h) in tiles of this many
+                                // output positions, in place of im2col + zf_sgemm (AVX2+FMA builds)
 } zf_conv_params;
 
 extern const zf_op zf_op_conv;
