@@ -92,9 +92,11 @@ demo:
 bench: all $(BUILD)/tools/sgemm_peak
 	tools/bench.sh $(BUILD)
 
+# -march=native as in the normal build, so the AVX2/FMA kernels (Winograd, the conv GEMM, small-taps)
+# are the code the sanitizers watch; a stale build-asan from other flags needs removing first.
 asan:
 	@tools/deps.sh test
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-asan OPT="-O1 -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDLIBS="$(LDLIBS) -fsanitize=address,undefined" all tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ZF_ASAN=1 \
 	    ZF_TORCH_FULL_DIR=$(CURDIR)/build/torch-full tests/run.sh build-asan
