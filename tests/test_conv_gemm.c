@@ -56,6 +56,8 @@ static void run(const gcase *c, zf_pool *pool) {
         return;
     }
     if (c->budget) zf_conv_plan(&p, c->budget);
+    // The kernel on every shape, whatever zf_conv_plan's policy (grouped layers only) would pick.
+    p.gemm_cols = zf_conv_gemm_plan(&p, (int64_t)((c->budget ? c->budget : ZF_CONV_COL_BUDGET) / sizeof(float)));
     if (p.gemm_cols <= 0 || p.small_taps) {
         printf("FAIL %s: the plan does not use the GEMM kernel (gemm_cols %lld, small_taps %d)\n", c->name,
                (long long)p.gemm_cols, p.small_taps);
@@ -123,7 +125,7 @@ int main(void) {
     memset(&probe, 0, sizeof probe);
     probe.group = 1;
     int64_t px[4] = {1, 8, 13, 13}, pw[4] = {8, 8, 3, 3};
-    if (zf_conv_setup(&probe, px, pw, NULL) || probe.gemm_cols <= 0) {
+    if (zf_conv_setup(&probe, px, pw, NULL) || zf_conv_gemm_plan(&probe, ZF_CONV_COL_BUDGET / sizeof(float)) <= 0) {
         printf("SKIP: this build has no AVX2+FMA GEMM kernel (im2col + OpenBLAS only; test_ops_compute covers it)\n");
         return 77;
     }
