@@ -760,6 +760,26 @@ typedef struct {
     int64_t ckk, P, n_qblocks;  // n_qblocks: spmm_range's items per block of taps
 } spmm_ctx;
 
+// nv vectors of 8 taps from r0 of position q's column: nv accumulators (a constant where it is
+// called, the loops unrolled, so they stay in registers).
+static inline __attribute__((always_inline)) void spmm_taps(float *dst, const spmm_ctx *c, int64_t q, int64_t r0,
+                                                            const int nv) {
+    v8f acc[9], t;
+#pragma GCC unroll 9
+    for (int j = 0; j < nv; j++) acc[j] = (v8f){0};
+    for (int32_t e = c->start[q]; e < c->end[q]; e++) {
+        const float *wr = c->w + (int64_t)c->idx[e] * c->ckk + r0;
+        const float v = c->val[e];
+        const v8f vv = {v, v, v, v, v, v, v, v};
+#pragma GCC unroll 9
+        for (int j = 0; j < nv; j++) {
+            memcpy(&t, wr + 8 * j, sizeof t);
+            acc[j] = fmadd8(vv, t, acc[j]);
+        }
+    }
+    memcpy(dst, acc, (size_t)nv * sizeof(v8f));
+}
+
 // Taps [r0, r0 + len) (len <= SPMM_BLOCK, or SPMM_BLOCK + 8) of positions [q0, q1).
 static void spmm_block(const spmm_ctx *c, int64_t r0, int64_t len, int64_t q0, int64_t q1) {
     const int64_t ckk = c->ckk;
@@ -768,51 +788,9 @@ static void spmm_block(const spmm_ctx *c, int64_t r0, int64_t len, int64_t q0, i
         if (len == SPMM_BLOCK + 8) {
             // A group's last 72 taps (ZFNet's conv2: 200 = 64 + 64 + 72) in one pass over the
             // nonzeros instead of a second pass for 8 taps: nine accumulators.
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, a8 = {0}, t;
-            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
-                const float v = c->val[e];
-                const v8f vv = {v, v, v, v, v, v, v, v};
-#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
-                a0 = fmadd8(vv, SPMM_LOAD(0), a0);
-                a1 = fmadd8(vv, SPMM_LOAD(1), a1);
-                a2 = fmadd8(vv, SPMM_LOAD(2), a2);
-                a3 = fmadd8(vv, SPMM_LOAD(3), a3);
-                a4 = fmadd8(vv, SPMM_LOAD(4), a4);
-                a5 = fmadd8(vv, SPMM_LOAD(5), a5);
-                a6 = fmadd8(vv, SPMM_LOAD(6), a6);
-                a7 = fmadd8(vv, SPMM_LOAD(7), a7);
-                a8 = fmadd8(vv, SPMM_LOAD(8), a8);
-#undef SPMM_LOAD
-            }
-            const v8f acc[9] = {a0, a1, a2, a3, a4, a5, a6, a7, a8};
-            memcpy(dst, acc, sizeof acc);
+            spmm_taps(dst, c, q, r0, 9);
         } else if (len == SPMM_BLOCK) {
-            // Eight separate accumulators: an array would live in memory, not in registers.
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, t;
-            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
-                const float v = c->val[e];
-                const v8f vv = {v, v, v, v, v, v, v, v};
-#define SPMM_LOAD(j) (memcpy(&t, wr + 8 * (j), sizeof t), t)
-                a0 = fmadd8(vv, SPMM_LOAD(0), a0);
-                a1 = fmadd8(vv, SPMM_LOAD(1), a1);
-                a2 = fmadd8(vv, SPMM_LOAD(2), a2);
-                a3 = fmadd8(vv, SPMM_LOAD(3), a3);
-                a4 = fmadd8(vv, SPMM_LOAD(4), a4);
-                a5 = fmadd8(vv, SPMM_LOAD(5), a5);
-                a6 = fmadd8(vv, SPMM_LOAD(6), a6);
-                a7 = fmadd8(vv, SPMM_LOAD(7), a7);
-#undef SPMM_LOAD
-            }
-            memcpy(dst, &a0, sizeof a0);
-            memcpy(dst + 8, &a1, sizeof a1);
-            memcpy(dst + 16, &a2, sizeof a2);
-            memcpy(dst + 24, &a3, sizeof a3);
-            memcpy(dst + 32, &a4, sizeof a4);
-            memcpy(dst + 40, &a5, sizeof a5);
-            memcpy(dst + 48, &a6, sizeof a6);
-            memcpy(dst + 56, &a7, sizeof a7);
+            spmm_taps(dst, c, q, r0, 8);
         } else {
             // A partial block (a group's last): whole vectors of 8 (named accumulators again,
             // the unused ones skipped), then the rest.
