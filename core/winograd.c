@@ -16,11 +16,11 @@
 #include <immintrin.h>
 #endif
 #include "winograd.h"
+#include "ops/compute_util.h"
 
 #define WL 8                    // tiles per vector
 #define BLOCK_BYTES ((size_t)24 << 20)   // V and M of one block of tiles
 #define STREAM_U_BYTES ((size_t)8 << 20)  // larger U: written with streaming stores
-typedef float v8f __attribute__((vector_size(32)));
 
 // Multiplies per channel pair for tiles of m outputs.
 static int64_t cost_m(const zf_conv_params *p, int64_t m) {
@@ -523,14 +523,6 @@ static void out_range5(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 
 
 // --- the fused path's product: M (K, 16) = U (K, C) * V (C, 16) ----------------------------------------
 
-static inline v8f fma8(v8f a, v8f b, v8f acc) {
-#if defined(__FMA__)
-    return (v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)acc);
-#else
-    return acc + a * b;
-#endif
-}
-
 // R rows of U by 16 tiles: 2R accumulators, U's entries broadcast, V's rows (16 floats) loaded.
 static inline __attribute__((always_inline)) void mul_rows(float *M, const float *U, const float *V, int64_t C,
                                                            const int R) {
@@ -544,8 +536,8 @@ static inline __attribute__((always_inline)) void mul_rows(float *M, const float
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
             const v8f u = (v8f){0} + U[r * C + c];
-            acc[r][0] = fma8(u, v0, acc[r][0]);
-            acc[r][1] = fma8(u, v1, acc[r][1]);
+            acc[r][0] = fmadd8(u, v0, acc[r][0]);
+            acc[r][1] = fmadd8(u, v1, acc[r][1]);
         }
     }
 #pragma GCC unroll 6

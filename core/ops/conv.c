@@ -726,28 +726,6 @@ static void col2im_T_range(void *vc, int64_t cb, int64_t ce) {
 // colT (P, ckk) = sparse G^T (P, nk) times W (nk, ckk): each position's row is the sum of the
 // weight rows of its nonzero channels, times their signal. spmm_block does a 64-wide block of taps
 // of a few positions; a block's accumulators stay in registers while the nonzeros stream by.
-typedef float v8f __attribute__((vector_size(32)));
-
-// acc + a * b in one rounding where the CPU has FMA: -std=c11 does not contract a * b + c, and the
-// separate multiply and add double the instructions and the latency of the accumulator chains.
-#ifdef __FMA__
-#include <immintrin.h>
-#endif
-static inline v8f fmadd8(v8f a, v8f b, v8f acc) {
-#ifdef __FMA__
-    return (v8f)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)acc);
-#else
-    return acc + a * b;
-#endif
-}
-// The same for one float (taps past the last vector of a block: the same rounding as the vectors).
-static inline float fmadd1(float a, float b, float acc) {
-#ifdef __FMA__
-    return __builtin_fmaf(a, b, acc);
-#else
-    return acc + a * b;
-#endif
-}
 #define SPMM_BLOCK 64
 #define SPMM_QS 32
 
