@@ -327,28 +327,44 @@ int cmd_deconv(int argc, char **argv) {
     double *times = calloc((size_t)repeat, sizeof *times);
     if (!times) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto fail; }
     double t_all = now_ms(), sum_median = 0, sum_min = 0;
-    for (int k = 0; k < n_units; k++) {
-        zf_project_opts o = zf_project_defaults();
-        o.rule = rule;
-        o.value = lv;
-        o.item = item;
-        o.channel = units[k];
-        o.seed = have_at ? ZF_SEED_AT : mode;
-        o.y = at_y;
-        o.x = at_x;
-        o.dense = dense;
+    zf_project_opts o = zf_project_defaults();
+    o.rule = rule;
+    o.value = lv;
+    o.item = item;
+    o.seed = have_at ? ZF_SEED_AT : mode;
+    o.y = at_y;
+    o.x = at_x;
+    o.dense = dense;
+    if (n_units > 1 && !per_layer) {
+        // Every map at once (zf_project_maps: spread over the threads); the times are per map.
         for (long long r = 0; r < repeat; r++) {
             double a = now_ms();
-            if ((rc = zf_project(&proj, &infos[k], pj, &o, &err))) {
+            if ((rc = zf_project_maps(keep ? zf_f32(&raw) : NULL, infos, pj, &o, units, n_units, &err))) {
                 free(times);
                 goto fail;
             }
-            times[r] = now_ms() - a;
+            times[r] = (now_ms() - a) / n_units;
         }
         qsort(times, (size_t)repeat, sizeof *times, cmp_double);
-        sum_median += times[repeat / 2];
-        sum_min += times[0];
-        if (keep) memcpy(zf_f32(&raw) + k * per, proj.data, (size_t)per * sizeof(float));
+        sum_median = times[repeat / 2] * n_units;
+        sum_min = times[0] * n_units;
+    }
+    for (int k = 0; k < n_units; k++) {
+        if (n_units == 1 || per_layer) {
+            o.channel = units[k];
+            for (long long r = 0; r < repeat; r++) {
+                double a = now_ms();
+                if ((rc = zf_project(&proj, &infos[k], pj, &o, &err))) {
+                    free(times);
+                    goto fail;
+                }
+                times[r] = now_ms() - a;
+            }
+            qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+            sum_median += times[repeat / 2];
+            sum_min += times[0];
+            if (keep) memcpy(zf_f32(&raw) + k * per, proj.data, (size_t)per * sizeof(float));
+        }
         const zf_project_info *in_ = &infos[k];
         printf("layer %s  unit %lld  at %lld,%lld  act %.6g  rule %s  box %lld:%lld,%lld:%lld%s\n", m.values[lv].name,
                (long long)units[k], (long long)in_->y, (long long)in_->x, in_->value, zf_rule_name(rule),

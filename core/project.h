@@ -92,6 +92,16 @@ void zf_projector_set_profile(zf_projector *pj, double *seconds);
 int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf_project_opts *opts,
                zf_error *err);
 
+// Projects maps channels[0..n) of one tensor, each separately, as zf_project with o->channel =
+// channels[k] would: out gets n results of the target's item shape back to back (NULL: infos only),
+// infos n entries (or NULL). Faster than n zf_project calls: the maps are spread over the model's
+// threads, one map per thread at a time, each thread walking a few maps together node by node so that
+// a layer's weights are read once for them. The extra signal buffers ("lanes", one per map in
+// flight) are allocated on first use and kept until zf_projector_free. Errors as zf_project's;
+// zf_projector_signal does not report these walks.
+int zf_project_maps(float *out, zf_project_info *infos, zf_projector *pj, const zf_project_opts *o,
+                    const int64_t *channels, int n, zf_error *err);
+
 // After zf_project: the signal that reached value v (one batch item, v's shape with batch 1) and
 // the box outside which it is zero (lo/hi per axis, axis 0 = batch). NULL when v received none.
 // Valid until the next zf_project. Box-sparse walks skip some intermediate signals: the output of a

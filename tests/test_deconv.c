@@ -29,6 +29,7 @@ static int failures;
 // fractional jump the plan rounds).
 static int check_rf = 1;
 static int n_cases, n_fd;   // op cases run, finite-difference comparisons against a nonzero reference
+static int n_maps_checked;  // maps compared by check_maps
 
 #define CHECK(cond, ...)                                  \
     do {                                                  \
@@ -642,6 +643,63 @@ static void op_cases(void) {
 
 // --- 2. the seven architectures: sparse == dense, zero outside the box ----------------------------
 
+// zf_project_maps (several maps spread over threads, walked together, conv_project_lanes) against
+// zf_project one map at a time: the same numbers (the shared product adds the other walks' rows
+// with zero signal, which changes nothing but the sign of a zero), the same infos.
+static void check_maps(zf_model *m, int v, const char *what) {
+    zf_error err = {0};
+    const zf_tensor *t = &m->values[v].t;
+    int n = (int)(t->dims[1] < 13 ? t->dims[1] : 13);
+    zf_projector *pj = NULL;
+    if (zf_projector_create(&pj, m, &err)) {
+        CHECK(0, "%s: projector: %s", what, err.msg);
+        return;
+    }
+    const zf_tensor *it = &m->values[m->inputs[0]].t;
+    const int64_t per = zf_tensor_numel(it) / it->dims[0];
+    int64_t ch[13];
+    float *many = calloc((size_t)(n * per), sizeof *many);
+    zf_project_info infos[13], one_info;
+    zf_tensor one = {0};
+    n = zf_project_top_maps(ch, NULL, n, m, v, 0, &err);
+    for (int rule = 0; rule < ZF_RULE_COUNT && many; rule++) {
+        zf_project_opts o = zf_project_defaults();
+        o.value = v;
+        o.rule = (zf_rule)rule;
+        memset(infos, 0, sizeof infos);
+        if (zf_project_maps(many, infos, pj, &o, ch, n, &err)) {
+            CHECK(0, "%s: zf_project_maps: %s", what, err.msg);
+            break;
+        }
+        for (int k = 0; k < n; k++) {
+            o.channel = ch[k];
+            if (zf_project(&one, &one_info, pj, &o, &err)) {
+                CHECK(0, "%s: zf_project: %s", what, err.msg);
+                break;
+            }
+            int bad = first_mismatch(many + k * per, zf_f32(&one), per, 0);
+            CHECK(bad < 0, "%s, rule %s, map %lld of %d: element %d is %g, one at a time %g", what,
+                  zf_rule_name((zf_rule)rule), (long long)ch[k], n, bad, bad < 0 ? 0 : many[k * per + bad],
+                  bad < 0 ? 0 : zf_f32(&one)[bad]);
+            CHECK(infos[k].value == one_info.value && infos[k].y == one_info.y && infos[k].x == one_info.x &&
+                  !memcmp(infos[k].box, one_info.box, sizeof one_info.box) &&
+                  !memcmp(infos[k].rf, one_info.rf, sizeof one_info.rf) && infos[k].empty == one_info.empty &&
+                  infos[k].nodes == one_info.nodes,
+                  "%s, rule %s, map %lld: the infos differ", what, zf_rule_name((zf_rule)rule), (long long)ch[k]);
+        }
+        n_maps_checked += n;
+    }
+    // An error in one of the walks comes back as zf_project's.
+    ch[n / 2] = t->dims[1];
+    zf_project_opts o = zf_project_defaults();
+    o.value = v;
+    CHECK(zf_project_maps(many, infos, pj, &o, ch, n, &err) == ZF_ERR_INPUT && strstr(err.msg, "out of range"),
+          "%s: zf_project_maps took map %lld of %lld (%s)", what, (long long)t->dims[1], (long long)t->dims[1], err.msg);
+    free(many);
+    zf_tensor_free(&one);
+    zf_projector_free(pj);
+}
+
 static void arch_cases(void) {
     static const struct { const char *arch; int size; double w; } A[] = {
         {"lenet", 28, 0.25},      {"alexnet", 67, 0.0625},   {"zfnet", 64, 0.0625},     {"vgg16", 32, 0.0625},
@@ -699,6 +757,11 @@ static void arch_cases(void) {
                 char what[256];
                 snprintf(what, sizeof what, "%s %s", A[ai].arch, m.values[pick[k]].name);
                 check_tensor(&m, &x, pick[k], what, 1, 0, 0);
+            }
+            for (int k = 2; k < 4 && k < np && n4; k++) {   // the deeper two maps: many at once
+                char what[256];
+                snprintf(what, sizeof what, "%s %s (zf_project_maps)", A[ai].arch, m.values[pick[k]].name);
+                check_maps(&m, pick[k], what);
             }
         }
         printf("  %s: sparse == dense checks done (%.0f ms)\n", A[ai].arch, now_ms() - t0);
@@ -882,6 +945,7 @@ int main(int argc, char **argv) {
     CHECK(n_cases >= 50 && n_fd >= 150, "only %d op cases, %d finite-difference comparisons", n_cases, n_fd);
     printf("   %d cases, %d finite-difference comparisons, %.0f ms\n2. architectures\n", n_cases, n_fd, now_ms() - t0);
     arch_cases();
+    CHECK(n_maps_checked >= 7 * 2 * 3 * 8, "only %d maps compared with zf_project_maps", n_maps_checked);
     printf("3. PyTorch references\n");
     torch_cases();
     printf("4. errors\n");

@@ -849,6 +849,7 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
 #define THIN_QS 6
 #define THIN_ROWS 64
 #define THIN_SPAN 256
+#define THIN_PACK_GROUPS 6    // more groups of positions than this: blocks of W copied out first
 
 typedef struct {
     float *colT;
@@ -864,7 +865,7 @@ typedef struct {
 __attribute__((always_inline))
 #endif
 static inline void thin_group(float *colT, const float *w, const float *g, const int32_t *rows, int64_t nj, int64_t P,
-                              int64_t ckk, int load, const int nq) {
+                              int64_t ckk, int load, const int nq, const int packed) {
     v8f a[THIN_QS], b[THIN_QS];
     _Pragma("GCC unroll 6") for (int k = 0; k < nq; k++) {
         if (load) {
@@ -875,8 +876,8 @@ static inline void thin_group(float *colT, const float *w, const float *g, const
         }
     }
     for (int64_t j = 0; j < nj; j++, g += P) {
-        const float *wr = w + rows[j] * ckk;
-        __builtin_prefetch(wr + 32);
+        const float *wr = packed ? w + j * 16 : w + rows[j] * ckk;
+        if (!packed) __builtin_prefetch(wr + 32);
         v8f w0, w1;
         memcpy(&w0, wr, sizeof w0);
         memcpy(&w1, wr + 8, sizeof w1);
@@ -897,28 +898,47 @@ static void thin_range(void *vc, int64_t s0, int64_t s1) {
     const thin_ctx *c = vc;
     const int64_t ckk = c->ckk, nk = c->nk, P = c->P;
     const int64_t nb = ckk / 16, ng = (P + THIN_QS - 1) / THIN_QS;
+    float wpack[THIN_ROWS * 16] __attribute__((aligned(32)));
     for (int64_t sp = s0; sp < s1; sp++) {
         const int64_t t0 = sp * nb / c->n_spans * 16, t1 = sp + 1 == c->n_spans ? ckk : (sp + 1) * nb / c->n_spans * 16;
         const int64_t tv = t0 + (t1 - t0) / 16 * 16;   // whole 16-tap blocks end here
         for (int64_t j0 = 0; j0 < nk; j0 += THIN_ROWS) {
             const int64_t nj = nk - j0 < THIN_ROWS ? nk - j0 : THIN_ROWS;
-            for (int64_t r0 = t0; r0 < tv; r0 += 16)
+            for (int64_t r0 = t0; r0 < tv; r0 += 16) {
+                // Many groups (several walks side by side, conv_project_lanes): the block of W
+                // copied out first. In place, its nj lines are ckk floats apart, which maps them onto
+                // a few sets of L1 (ZFNet's conv3: 9216 bytes apart, 4 sets of 8 ways for 64 lines),
+                // and they would come from L2 again for every group.
+                const int pk = ng > THIN_PACK_GROUPS;
+                const float *wb = c->w + r0;
+                if (pk) {
+                    for (int64_t j = 0; j < nj; j++) {
+                        const float *wr = c->w + c->rows[j0 + j] * ckk + r0;
+                        __builtin_prefetch(wr + 32);
+                        memcpy(wpack + j * 16, wr, 16 * sizeof(float));
+                    }
+                    wb = wpack;
+                }
                 for (int64_t gi = 0, q0 = 0; gi < ng; gi++) {
                     // Groups of at most six, as even as they come (25 positions: five of five).
                     const int64_t nq = (P - q0) / (ng - gi);
                     float *colT = c->colT + q0 * ckk + r0;
-                    const float *w = c->w + r0, *g = c->gs + j0 * P + q0;
+                    const float *g = c->gs + j0 * P + q0;
                     const int32_t *rows = c->rows + j0;
+#define THIN_CASE(q) { if (pk) thin_group(colT, wb, g, rows, nj, P, ckk, j0 > 0, q, 1); \
+                     else thin_group(colT, wb, g, rows, nj, P, ckk, j0 > 0, q, 0); } break;
                     switch (nq) {
-                    case 1: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 1); break;
-                    case 2: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 2); break;
-                    case 3: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 3); break;
-                    case 4: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 4); break;
-                    case 5: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, 5); break;
-                    default: thin_group(colT, w, g, rows, nj, P, ckk, j0 > 0, THIN_QS); break;
+                    case 1: THIN_CASE(1)
+                    case 2: THIN_CASE(2)
+                    case 3: THIN_CASE(3)
+                    case 4: THIN_CASE(4)
+                    case 5: THIN_CASE(5)
+                    default: THIN_CASE(THIN_QS)
                     }
+#undef THIN_CASE
                     q0 += nq;
                 }
+            }
             for (int64_t q = 0; q < P; q++)   // taps past the last whole block
                 for (int64_t r = tv; r < t1; r++) {
                     float s = j0 ? c->colT[q * ckk + r] : 0;
@@ -1273,6 +1293,84 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     return 0;
 }
 
+// project for several walks at once (zf_op.project_lanes, zf_project_maps): the walks whose signal
+// is one thin tile (few positions: conv3 and conv4 of single units) share one thin product, their
+// positions side by side, so W is read once for all of them rather than once each (ZFNet's conv4:
+// 5.3 MB, more than stays in cache from one walk to the next). The others run conv_project.
+#define LANES_MAX 16
+static int conv_project_lanes(const zf_node *n, zf_proj_args **as, int na, zf_error *err) {
+    const zf_conv_params *p = n->params;
+    const int64_t ckk = p->C * p->kh * p->kw, OHW = p->OH * p->OW, cap = conv_tile_positions(p);
+    int batch[LANES_MAX], nb = 0;
+    int64_t sumP = 0, k0 = p->K, k1 = 0;
+    for (int i = 0; i < na; i++) {
+        zf_proj_args *a = as[i];
+        if (zf_proj_only_data(n, a, 1, err)) return err ? err->code : ZF_ERR_INPUT;
+        const zf_proj_slot *x = &a->in[0], *y = &a->out[0];
+        const int64_t P = (y->box.hi[2] - y->box.lo[2]) * (y->box.hi[3] - y->box.lo[3]);
+        if (p->group == 1 && !a->dense && !a->pool && x->on && y->on && y->t->ndim == 4 && P > 0 &&
+            P <= THIN_MAX_P && sumP + P <= cap && nb < LANES_MAX) {
+            batch[nb++] = i;
+            sumP += P;
+            if (y->box.lo[1] < k0) k0 = y->box.lo[1];
+            if (y->box.hi[1] > k1) k1 = y->box.hi[1];
+        } else if (conv_project(n, a, err)) {
+            return err ? err->code : ZF_ERR_RUNTIME;
+        }
+    }
+    if (nb < 2) {
+        for (int b = 0; b < nb; b++)
+            if (conv_project(n, as[batch[b]], err)) return err ? err->code : ZF_ERR_RUNTIME;
+        return 0;
+    }
+    // Scratch of the first: Gs (nk, sumP) | colT (sumP, ckk) | rows (nk); sumP <= the tile's positions.
+    const int64_t nk = k1 - k0;
+    float *Gs = as[batch[0]]->scratch, *colT = Gs + nk * sumP;
+    int32_t *rows = (int32_t *)(colT + sumP * ckk);
+    for (int b = 0, q0 = 0; b < nb; b++) {   // each walk's box at columns [q0, q0 + P), zero outside its channels
+        const zf_proj_slot *y = &as[batch[b]]->out[0];
+        const int64_t oy0 = y->box.lo[2], oy1 = y->box.hi[2], ox0 = y->box.lo[3], bw = y->box.hi[3] - ox0;
+        for (int64_t j = k0; j < k1; j++) {
+            float *d = Gs + (j - k0) * sumP + q0;
+            if (j < y->box.lo[1] || j >= y->box.hi[1]) {
+                memset(d, 0, (size_t)((oy1 - oy0) * bw) * sizeof(float));
+                continue;
+            }
+            for (int64_t oy = oy0; oy < oy1; oy++)
+                memcpy(d + (oy - oy0) * bw, y->g + j * OHW + oy * p->OW + ox0, (size_t)bw * sizeof(float));
+        }
+        q0 += (int)((oy1 - oy0) * bw);
+    }
+    int64_t nr = 0;   // rows of Gs not all zero, as conv_project's thin path
+    for (int64_t j = 0; j < nk; j++) {
+        int nz = 0;
+        for (int64_t q = 0; q < sumP; q++) nz |= Gs[j * sumP + q] != 0.0f;
+        if (!nz) continue;
+        if (nr < j) memmove(Gs + nr * sumP, Gs + j * sumP, (size_t)sumP * sizeof(float));
+        rows[nr++] = (int32_t)j;
+    }
+    if (nr) {
+        int64_t spans = (ckk + THIN_SPAN - 1) / THIN_SPAN;
+        if (spans > ckk / 16) spans = ckk / 16 > 0 ? ckk / 16 : 1;
+        thin_ctx tc = {colT, zf_f32(as[batch[0]]->in[1].t) + k0 * ckk, Gs, rows, ckk, nr, sumP, spans};
+        thin_range(&tc, 0, spans);
+    }
+    for (int b = 0, q0 = 0; b < nb; b++) {
+        zf_proj_slot *x = &as[batch[b]]->in[0];
+        const zf_proj_slot *y = &as[batch[b]]->out[0];
+        const int64_t P = (y->box.hi[2] - y->box.lo[2]) * (y->box.hi[3] - y->box.lo[3]);
+        if (!nr) {
+            if (x->fresh) zf_box_zero_pool(x->g, x->t, &x->box, NULL);
+            continue;
+        }
+        col2im_box_ctx cc = {x->g, colT + q0 * ckk, 1, ckk, 0, y->box.lo[2], y->box.hi[2], y->box.lo[3],
+                             y->box.hi[3], p, x->fresh ? x : NULL};
+        col2im_T_range(&cc, 0, p->C);
+        q0 += (int)P;
+    }
+    return 0;
+}
+
 // --- backward (training, core/train.h) -------------------------------------------------------------
 // dW += dY_tile col^T, dX += col2im(W^T dY_tile), dB += sum of dY, over the forward pass's tiles (rows
 // of one image, or several small images per GEMM with their gradients gathered side by side), so the
@@ -1398,6 +1496,7 @@ const zf_op zf_op_conv = {
     .flops = conv_flops,
     .box_back = conv_box_back,
     .project = conv_project,
+    .project_lanes = conv_project_lanes,
     .proj_scratch = conv_proj_scratch,
     .backward = conv_backward,
 };

@@ -64,6 +64,10 @@ typedef struct zf_op {
     void (*box_back)(const zf_node *n, struct zf_proj_args *a);
     int (*project)(const zf_node *n, struct zf_proj_args *a, zf_error *err);
     size_t (*proj_scratch)(const zf_node *n, const zf_value *v);
+    // Optional: project for na independent walks at once (zf_project_maps, each a[i] as project
+    // would get it, each with its own buffers and scratch, no pool), e.g. to read the weights once
+    // for all of them. NULL: project is called for each.
+    int (*project_lanes)(const zf_node *n, struct zf_proj_args **a, int na, zf_error *err);
     // Training (core/train.h): from the gradients of the outputs (grad[n->out[k]], NULL when none
     // flows back) ADDS the gradient of every input that wants one (grad[n->in[k]] != NULL), over the
     // whole batch, parameters included (Conv W and B, Gemm B and C, BatchNormalization scale and B).
