@@ -143,7 +143,7 @@ static int new_node(loader *L, int *out) {
 }
 
 static void free_node(zf_node *n) {
-    free(n->name); free(n->in); free(n->out); free(n->params);
+    free(n->name); free(n->in); free(n->out); free(n->params); free(n->cache);
     memset(n, 0, sizeof *n);
 }
 
@@ -680,6 +680,14 @@ static int allocate(loader *L) {
             p += ALIGN64((size_t)zf_tensor_numel(&m->values[n->out[0]].t) * sizeof(int32_t));
         }
     }
+    m->weights_gen = 1;
+    for (int i = 0; i < m->n_nodes; i++) {   // node caches: allocated, not touched (no RSS until used)
+        zf_node *n = &m->nodes[i];
+        n->cache_bytes = n->op->cache_bytes ? ALIGN64(n->op->cache_bytes(n, m->values)) : 0;
+        if (n->cache_bytes && !(n->cache = aligned_alloc(64, n->cache_bytes)))
+            return zf_fail(L->err, ZF_ERR_RUNTIME, "%s: out of memory allocating %zu MB for node '%s'", L->what,
+                           n->cache_bytes >> 20, n->name);
+    }
 #undef ALIGN64
     return 0;
 }
@@ -803,7 +811,7 @@ int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_erro
         size_t bytes = (size_t)zf_tensor_numel(&v->t) * zf_dtype_size(v->t.dtype);
         if (bytes && v->t.data != inputs[i].data) memcpy(v->t.data, inputs[i].data, bytes);
     }
-    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch};
+    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .weights_gen = m->weights_gen};
     for (int i = 0; i < m->n_nodes; i++) {
         zf_node *n = &m->nodes[i];
         struct timespec t0, t1;
@@ -832,6 +840,8 @@ int zf_model_find(const zf_model *m, const char *name) {
     }
     return -1;
 }
+
+void zf_model_weights_changed(zf_model *m) { m->weights_gen++; }
 
 const char *zf_model_meta(const zf_model *m, const char *key) {
     for (int i = 0; i < m->n_metadata; i++)

@@ -52,6 +52,12 @@ typedef struct zf_node {
                            // (n,c) plane, -1 when the window saw only padding. Allocated by the planner
                            // when op->has_switches.
     size_t scratch_bytes;  // temporary memory forward needs, set by op->shape
+    // What an op keeps from one forward pass to the next (Conv: its Winograd-transformed filters),
+    // op->cache_bytes bytes, 64-byte aligned, allocated by the planner (untouched until used) and
+    // freed with the model; cache_gen is the zf_model.weights_gen it was computed for (0: never).
+    void *cache;
+    size_t cache_bytes;
+    uint64_t cache_gen;
 } zf_node;
 
 typedef struct zf_load_opts {
@@ -82,6 +88,7 @@ typedef struct zf_model {
     void *scratch; size_t scratch_bytes;    // shared temporary for forward
     struct zf_pool *pool;
     double *profile;       // optional (caller-owned, n_nodes entries): forward adds each node's seconds
+    uint64_t weights_gen;  // 1 at load; bumped by zf_model_weights_changed (node caches follow it)
 } zf_model;
 
 zf_load_opts zf_load_defaults(void);
@@ -95,6 +102,9 @@ int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_erro
 // -1 when not found.
 int zf_model_find(const zf_model *m, const char *name);
 const char *zf_model_meta(const zf_model *m, const char *key);
+// Call after changing any initializer's data in place (the trainer does, after every step): what
+// nodes computed from the weights (zf_node.cache) is computed again at the next forward pass.
+void zf_model_weights_changed(zf_model *m);
 void zf_model_free(zf_model *m);
 
 #endif

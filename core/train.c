@@ -227,7 +227,8 @@ int zf_train_forward(zf_trainer *t, const zf_tensor *x, uint64_t seed, zf_error 
     t->ctx.bn_momentum = (float)t->o.bn_momentum;
     // zf_model_forward's loop with the training context: Dropout drops, BatchNormalization uses the
     // batch's statistics.
-    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx};
+    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx,
+                  .weights_gen = m->weights_gen};
     for (int i = 0; i < m->n_nodes; i++) {
         zf_node *n = &m->nodes[i];
         if (n->op->forward(n, m->values, &ex, err))
@@ -242,7 +243,8 @@ void zf_train_zero_grad(zf_trainer *t) {
 
 int zf_train_backward(zf_trainer *t, zf_error *err) {
     zf_model *m = t->m;
-    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx};
+    zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .train = &t->ctx,
+                  .weights_gen = m->weights_gen};
     for (int i = t->n_back - 1; i >= 0; i--) {
         const zf_node *n = &m->nodes[i];
         int in_g = 0, out_g = 0;
@@ -370,6 +372,7 @@ void zf_train_update(zf_trainer *t) {
             }
         }
     }
+    zf_model_weights_changed(t->m);
     t->steps++;
 }
 

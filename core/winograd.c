@@ -311,6 +311,7 @@ typedef struct {
     int64_t pf[2];              // offsets of the input rows of the first and last lane's tiles, channel 0
     unsigned row[6], col[6];    // lanes whose input row i / column j is inside the image
     unsigned orow[4], ocol[4];  // lanes whose output row / column i < m is inside the output
+    int run;                    // F(4x4): eight tiles side by side in one row, every input inside the image
 } lanes;
 
 static void lanes_at(lanes *l, int64_t t0, int64_t nt, const zf_conv_params *p) {
@@ -333,6 +334,9 @@ static void lanes_at(lanes *l, int64_t t0, int64_t nt, const zf_conv_params *p) 
             if (m * tx + i < OW) l->ocol[i] |= 1u << q;
         }
     }
+    l->run = m == 4;
+    for (int i = 0; i < 6 && l->run; i++) l->run = l->row[i] == 0xffu && l->col[i] == 0xffu;
+    for (int q = 1; q < WL && l->run; q++) l->run = l->in[q] == l->in[0] + 4 * q;
 }
 
 // Work item `it` of a transform: a pair of vectors (16 tiles: a whole cache line of each row of V
@@ -366,6 +370,29 @@ static inline v8f gather8(const float *base, const int32_t *off, int32_t add, un
 }
 
 // --- input tiles: V[xi] (C, tb) --------------------------------------------------------------------
+
+#if defined(__AVX2__)
+// A lanes.run row: d[j] lane q = r[4q + j], j < 6, from four loads and shuffles in place of six
+// gathers (a gather of eight lanes costs about as much as eight loads, and the fused path's
+// input transform waited on them: 17% of VGG-16 conv1_2's time sat on one gather's result).
+static inline void run_row6(v8f d[6], const float *r) {
+    const __m256 L0 = _mm256_loadu_ps(r), L1 = _mm256_loadu_ps(r + 8), L2 = _mm256_loadu_ps(r + 16),
+                 L3 = _mm256_loadu_ps(r + 24);
+    const __m256 t0 = _mm256_unpacklo_ps(L0, L1), t1 = _mm256_unpackhi_ps(L0, L1), t2 = _mm256_unpacklo_ps(L2, L3),
+                 t3 = _mm256_unpackhi_ps(L2, L3);
+    // u[j]: column j of tiles 0, 2, 4, 6, 1, 3, 5, 7
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256i ord = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), next = _mm256_setr_epi32(4, 1, 5, 2, 6, 3, 7, 0);
+    d[0] = (v8f)_mm256_permutevar8x32_ps(u0, ord);
+    d[1] = (v8f)_mm256_permutevar8x32_ps(u1, ord);
+    d[2] = (v8f)_mm256_permutevar8x32_ps(u2, ord);
+    d[3] = (v8f)_mm256_permutevar8x32_ps(u3, ord);
+    // Columns 4 and 5 are columns 0 and 1 of the next tile; the last lane's are r[32], r[33].
+    d[4] = (v8f)_mm256_blend_ps(_mm256_permutevar8x32_ps(u0, next), _mm256_broadcast_ss(r + 32), 0x80);
+    d[5] = (v8f)_mm256_blend_ps(_mm256_permutevar8x32_ps(u1, next), _mm256_broadcast_ss(r + 33), 0x80);
+}
+#endif
 
 #define CH_PER_ITEM 16
 
@@ -407,6 +434,17 @@ static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64
             v8f o[2][36];
             for (int h = 0; h < 2; h++) {
                 v8f t[6][6];   // t[j][a] = (B^T d)[a][j]
+#if defined(__AVX2__)
+                if (n == 6 && l[h].run) {
+                    v8f rows[6][6];
+                    for (int i = 0; i < 6; i++) run_row6(rows[i], c->in + l[h].in[0] + ch * HW + i * W);
+                    for (int j = 0; j < 6; j++) {
+                        v8f d[6];
+                        for (int i = 0; i < 6; i++) d[i] = rows[i][j];
+                        BTN(6, t[j], d);
+                    }
+                } else
+#endif
                 for (int j = 0; j < n; j++) {
                     v8f d[6];
                     for (int i = 0; i < n; i++)
@@ -524,15 +562,16 @@ static void out_range5(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 
 // --- the fused path's product: M (K, 16) = U (K, C) * V (C, 16) ----------------------------------------
 
 // R rows of U by 16 tiles: 2R accumulators, U's entries broadcast, V's rows (16 floats) loaded.
+// V's rows are vs floats apart, M's ms.
 static inline __attribute__((always_inline)) void mul_rows(float *M, const float *U, const float *V, int64_t C,
-                                                           const int R) {
+                                                           int64_t vs, int64_t ms, const int R) {
     v8f acc[6][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (v8f){0};
     for (int64_t c = 0; c < C; c++) {
         v8f v0, v1;
-        memcpy(&v0, V + c * 2 * WL, sizeof v0);
-        memcpy(&v1, V + c * 2 * WL + WL, sizeof v1);
+        memcpy(&v0, V + c * vs, sizeof v0);
+        memcpy(&v1, V + c * vs + WL, sizeof v1);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
             const v8f u = (v8f){0} + U[r * C + c];
@@ -542,23 +581,31 @@ static inline __attribute__((always_inline)) void mul_rows(float *M, const float
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
-        memcpy(M + r * 2 * WL, &acc[r][0], sizeof acc[r][0]);
-        memcpy(M + r * 2 * WL + WL, &acc[r][1], sizeof acc[r][1]);
+        memcpy(M + r * ms, &acc[r][0], sizeof acc[r][0]);
+        memcpy(M + r * ms + WL, &acc[r][1], sizeof acc[r][1]);
     }
 }
 
-static void mul16(float *M, const float *U, const float *V, int64_t K, int64_t C) {
-    int64_t k = 0;
-    for (; k + 6 <= K; k += 6) mul_rows(M + k * 2 * WL, U + k * C, V, C, 6);
-    switch (K - k) {
-    case 5: mul_rows(M + k * 2 * WL, U + k * C, V, C, 5); break;
-    case 4: mul_rows(M + k * 2 * WL, U + k * C, V, C, 4); break;
-    case 3: mul_rows(M + k * 2 * WL, U + k * C, V, C, 3); break;
-    case 2: mul_rows(M + k * 2 * WL, U + k * C, V, C, 2); break;
-    case 1: mul_rows(M + k * 2 * WL, U + k * C, V, C, 1); break;
-    default: break;
+// Rows [k0, k1) of M (K, tiles) = U (K, C) * V (C, tiles), tiles a multiple of 16, rows of V and M
+// `tiles` floats apart: six rows of U at a time (in L1) against every 16 tiles of V (in L2).
+static void mul_tiles(float *M, const float *U, const float *V, int64_t k0, int64_t k1, int64_t C, int64_t tiles) {
+    int64_t k = k0;
+    for (; k + 6 <= k1; k += 6)
+        for (int64_t t = 0; t < tiles; t += 2 * WL) mul_rows(M + k * tiles + t, U + k * C, V + t, C, tiles, tiles, 6);
+    for (int64_t t = 0; t < tiles && k < k1; t += 2 * WL) {
+        float *m = M + k * tiles + t;
+        const float *u = U + k * C, *v = V + t;
+        switch (k1 - k) {
+        case 5: mul_rows(m, u, v, C, tiles, tiles, 5); break;
+        case 4: mul_rows(m, u, v, C, tiles, tiles, 4); break;
+        case 3: mul_rows(m, u, v, C, tiles, tiles, 3); break;
+        case 2: mul_rows(m, u, v, C, tiles, tiles, 2); break;
+        default: mul_rows(m, u, v, C, tiles, tiles, 1); break;
+        }
     }
 }
+
+static void mul16(float *M, const float *U, const float *V, int64_t K, int64_t C) { mul_tiles(M, U, V, 0, K, C, 2 * WL); }
 
 typedef struct {
     float *out, *scratch;
@@ -596,13 +643,20 @@ typedef struct {
     float *M;
     const float *U, *V;
     int64_t K, C, tb, pu, pv, pm;
+    int64_t tn;                 // tiles of the block (<= tb): the products' width; M's other columns zeroed
 } gemm_ctx;
 
 static void gemm_range(void *vc, int64_t x0, int64_t x1) {
     const gemm_ctx *c = vc;
     for (int64_t xi = x0; xi < x1; xi++)
-        zf_sgemm(NULL, 0, 0, (int)c->K, (int)c->tb, (int)c->C, 1.0f, c->U + xi * c->pu, (int)c->C, c->V + xi * c->pv,
+        zf_sgemm(NULL, 0, 0, (int)c->K, (int)c->tn, (int)c->C, 1.0f, c->U + xi * c->pu, (int)c->C, c->V + xi * c->pv,
                  (int)c->tb, 0.0f, c->M + xi * c->pm, (int)c->tb);
+    // The last pair's lanes past the block's tiles: zero rather than whatever the scratch held (the
+    // output transform computes them, and stores nothing of them).
+    if (c->tn < c->tb)
+        for (int64_t xi = x0; xi < x1; xi++)
+            for (int64_t k = 0; k < c->K; k++)
+                memset(c->M + xi * c->pm + k * c->tb + c->tn, 0, (size_t)(c->tb - c->tn) * sizeof(float));
 }
 
 void zf_wino_forward(float *out, float *scratch, const float *in, const float *U, const float *b,
@@ -624,7 +678,7 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
         const int64_t pv = padded(C * tb), pm = padded(K * tb);
         in_ctx ic = {V, in, p, t0, nt, tb, nvec, pv};
         zf_parallel_for(pool, nvec / 2 * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), six ? in_range6 : in_range5, &ic);
-        gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm};
+        gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm, nt - t0 < tb ? nt - t0 : tb};
         zf_parallel_for(pool, nn, gemm_range, &gc);
         out_ctx oc = {out, M, b, p, t0, nt, tb, nvec, pm};
         zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), six ? out_range6 : out_range5, &oc);
@@ -702,13 +756,18 @@ void zf_wino_split_filters(float *U, const float *w, const zf_conv_params *p, co
     filt_run(&fc, q, pool);
 }
 
-void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
-                  const zf_conv_params *p, zf_pool *pool) {
+// zf_wino_conv and zf_wino_conv_cached: the filters of group g in `cache` + g * (zf_wino_cache_bytes
+// / group), computed when `transform`; cache NULL: in the scratch, computed group by group.
+static void wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
+                      const zf_conv_params *p, zf_pool *pool, float *cache, int transform) {
     zf_conv_params q;
     const int kind = fwd_kind(p, &q);
-    float *U = scratch, *rest = U + al64(zf_wino_filter_bytes(&q)) / sizeof(float);
+    const int64_t ustride = al64(zf_wino_filter_bytes(&q)) / sizeof(float);
+    float *rest = cache ? scratch : scratch + ustride;
+    if (!cache) transform = 1;
     if (kind == 1 && p->group == 1) {
-        zf_wino_filters(U, w, p, pool);
+        float *U = cache ? cache : scratch;
+        if (transform) zf_wino_filters(U, w, p, pool);
         zf_wino_forward(out, rest, in, U, b, p, pool);
         return;
     }
@@ -716,13 +775,14 @@ void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, c
     float *ws = p->group > 1 ? yg + al64((size_t)(q.N * q.K * q.OH * q.OW) * sizeof(float)) / sizeof(float) : yg;
     const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, Cg = p->C / p->group;
     for (int64_t g = 0; g < p->group; g++) {
+        float *U = cache ? cache + g * ustride : scratch;
         if (kind == 1) {
             planes_ctx ci = {xg, in + g * Cg * HW, Cg, Cg * HW, p->C * HW, HW};
             zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &ci);
-            zf_wino_filters(U, w + g * q.K * Cg * 9, &q, pool);
+            if (transform) zf_wino_filters(U, w + g * q.K * Cg * 9, &q, pool);
         } else {
             zf_wino_split_copies(xg, in, p, &q, g, pool);
-            zf_wino_split_filters(U, w, p, &q, g, pool);
+            if (transform) zf_wino_split_filters(U, w, p, &q, g, pool);
         }
         float *y = p->group > 1 ? yg : out;
         zf_wino_forward(y, ws, xg, U, b ? b + g * q.K : NULL, &q, pool);
@@ -731,4 +791,20 @@ void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, c
             zf_parallel_for(q.N > 1 ? pool : NULL, q.N, planes_range, &co);
         }
     }
+}
+
+void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
+                  const zf_conv_params *p, zf_pool *pool) {
+    wino_conv(out, scratch, in, w, b, p, pool, NULL, 1);
+}
+
+size_t zf_wino_cache_bytes(const zf_conv_params *p) {
+    zf_conv_params q;
+    if (!fwd_kind(p, &q)) return 0;
+    return (size_t)p->group * al64(zf_wino_filter_bytes(&q));
+}
+
+void zf_wino_conv_cached(float *out, float *scratch, const float *in, const float *w, const float *b,
+                         const zf_conv_params *p, zf_pool *pool, float *cache, int transform) {
+    wino_conv(out, scratch, in, w, b, p, pool, cache, transform);
 }

@@ -2,8 +2,9 @@
 // Algorithms for Convolutional Neural Networks", CVPR 2016): 36 multiplies per 4x4 block of outputs
 // and input channel instead of 144 (25 per 3x3 instead of 81). Occlusion's incremental passes
 // (core/incremental.c) transform the filters once per map and run hundreds of batches; the forward
-// pass (zf_conv2d_forward, through zf_wino_conv) transforms them on every call, on layers with
-// enough output tiles to pay for that (zf_wino_in_forward).
+// pass runs Winograd on layers with enough output tiles (zf_wino_in_forward) and keeps their
+// transformed filters until the weights change (zf_wino_conv_cached; zf_conv2d_forward alone,
+// through zf_wino_conv, transforms them on every call).
 //
 //   zf_conv_params p;  ... zf_conv_setup(&p, x, wd, &err) ...
 //   if (zf_wino_applies(&p)) {
@@ -42,6 +43,13 @@ size_t zf_wino_conv_bytes(const zf_conv_params *p);
 // aligned. The filters' transform, then zf_wino_forward.
 void zf_wino_conv(float *out, float *scratch, const float *in, const float *w, const float *b,
                   const zf_conv_params *p, zf_pool *pool);
+// The model's forward pass keeps each layer's transformed filters (Conv's zf_node.cache) while the
+// weights do not change: zf_wino_cache_bytes(p) bytes (every group's; 0 when p does not run as
+// Winograd), and zf_wino_conv_cached, which computes them into `cache` first when `transform` is 1
+// and reads them as they are otherwise (scratch: zf_wino_conv_bytes(p) as for zf_wino_conv).
+size_t zf_wino_cache_bytes(const zf_conv_params *p);
+void zf_wino_conv_cached(float *out, float *scratch, const float *in, const float *w, const float *b,
+                         const zf_conv_params *p, zf_pool *pool, float *cache, int transform);
 // Kernels of 4x4 to 6x6 at stride 1, or 5x5 / 6x6 at stride 2 (undilated), as a 3x3 stride-1
 // convolution q over four copies of each group's input channels (4C/group channels, (OH + 2) x
 // (OW + 2), no padding): shifted by 0 or 3 rows and columns, or the four stride-2 phases. 1 when p

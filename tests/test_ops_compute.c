@@ -868,6 +868,9 @@ static void test_winograd(zf_pool *pool) {
         // >= 256 tiles, C + K <= 192: the fused path (16 tiles at a time through all three steps)
         {.N = 1, .C = 16, .H = 64, .W = 64, .K = 20, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .bias = 1},
         {.N = 2, .C = 17, .H = 45, .W = 50, .K = 23, .pt = 1, .pl = 0, .pb = 2, .pr = 1},
+        // eight tiles side by side inside the image (lanes.run: loads and shuffles, no gathers),
+        // on the fused path above and on the block path here
+        {.N = 1, .C = 96, .H = 40, .W = 40, .K = 112, .bias = 1},
         // U of 9.4 MB: the filters' transform writes it with streaming stores (STREAM_U_BYTES)
         {.N = 1, .C = 256, .H = 8, .W = 8, .K = 256, .pt = 1, .pl = 1, .pb = 1, .pr = 1, .bias = 1},
     };

@@ -35,6 +35,9 @@ typedef struct zf_exec {
     // NULL for inference. While training: Dropout drops units, BatchNormalization normalizes with the
     // batch's statistics and updates its running ones.
     const zf_train_ctx *train;
+    // zf_model.weights_gen for the model's own forward passes (node caches valid when equal); 0
+    // elsewhere (occlusion's partial passes, constant folding): no cache is read or written.
+    uint64_t weights_gen;
 } zf_exec;
 
 typedef struct zf_op {
@@ -68,6 +71,9 @@ typedef struct zf_op {
     // would get it, each with its own buffers and scratch, no pool), e.g. to read the weights once
     // for all of them. NULL: project is called for each.
     int (*project_lanes)(const zf_node *n, struct zf_proj_args **a, int na, zf_error *err);
+    // Optional: bytes of zf_node.cache this node keeps across forward passes (after shapes and
+    // parse options are final), 0 for none.
+    size_t (*cache_bytes)(const zf_node *n, const zf_value *v);
     // Training (core/train.h): from the gradients of the outputs (grad[n->out[k]], NULL when none
     // flows back) ADDS the gradient of every input that wants one (grad[n->in[k]] != NULL), over the
     // whole batch, parameters included (Conv W and B, Gemm B and C, BatchNormalization scale and B).
