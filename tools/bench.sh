@@ -20,34 +20,57 @@ echo "$peak_line"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "-" }'; }
 
 echo
-echo "== forward pass (threads $T, median of $R)"
+# Each figure is paired with its peer in rounds (ROUNDS of them, RR timed runs each): the sgemm
+# peak measured again, then zfviz, then PyTorch on the same model. The machine's speed drifts over
+# minutes (its sgemm peak has read from 91 to 164 GFLOP/s within an hour), so every round's ratios
+# compare runs seconds apart; the table gives the medians of the rounds' ratios, and for zf/torch
+# their range. The ms columns are medians of the rounds' medians.
+ROUNDS=${ZF_BENCH_ROUNDS:-3}
+RR=$(( R / 2 > 3 ? R / 2 : 3 ))
+echo "== forward pass (threads $T; $ROUNDS rounds of sgemm peak, zfviz, PyTorch; $RR timed runs each)"
 # conv%pk: the conv layers' FLOPs (direct convolution, as `zfviz info` counts them) over their time,
-# against the sgemm peak; layers run as Winograd do fewer multiplies than that, so the figure is an
-# effective rate and can pass 100%. "im2col%" is the same with --no-winograd (every layer im2col + GEMM).
-printf "%-10s %5s %10s %10s %8s %8s %8s %12s %10s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "im2col%" "torch ms" "zf/torch"
+# against the round's sgemm peak; layers run as Winograd do fewer multiplies than that, so the
+# figure is an effective rate and can pass 100%. "im2col%" is the same with --no-winograd (every
+# layer im2col + GEMM; one run, after its own peak measurement).
+printf "%-10s %5s %10s %10s %8s %8s %8s %12s %16s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "im2col%" "torch ms" "zf/torch (range)"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%s", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else printf "-" }'; }
+peak_now() { "$BUILD/tools/sgemm_peak" "$T" | sed -n 's/^sgemm-peak: \([0-9.]*\) GFLOP.*/\1/p'; }
+pct_of() { awk -v g="$1" -v p="$2" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p }'; }
+convgf_of() { awk '$2 == "Conv" { f += $4; t += $3 } END { if (t > 0) printf "%.1f", f / t }' "$1"; }
 for spec in zfnet:224 alexnet:227 vgg16:224; do
   arch=${spec%%:*}; size=${spec##*:}
   model=$dir/$arch.onnx
   [ -f "$model" ] || "$Z" export --arch "$arch" --seed 1 -o "$model" >/dev/null || continue
   for b in 1 8; do
-    line=$("$Z" bench "$model" --batch $b --threads $T --repeat $R --per-layer 2>"$dir/$arch-b$b.layers")
-    ms=$(echo "$line" | sed -n 's/^forward: median \([0-9.]*\) ms.*/\1/p')
-    gf=$(echo "$line" | sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p')
-    # Conv layers alone: sum of their MFLOPs over the sum of their ms (--per-layer lines on stderr:
-    # "layer OP MEDIAN_MS MFLOP NAME").
-    convgf=$(awk '$2 == "Conv" { f += $4; t += $3 } END { if (t > 0) printf "%.1f", f / t }' "$dir/$arch-b$b.layers")
-    "$Z" bench "$model" --batch $b --threads $T --repeat $R --per-layer --no-winograd 2>"$dir/$arch-b$b-im2col.layers" >/dev/null
-    im2colgf=$(awk '$2 == "Conv" { f += $4; t += $3 } END { if (t > 0) printf "%.1f", f / t }' "$dir/$arch-b$b-im2col.layers")
-    tms="-"
-    if [ $have_torch = 1 ]; then
-      tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $R 2>/dev/null |
-            sed -n 's/^torch-forward: median \([0-9.]*\) ms.*/\1/p')
-      [ -n "$tms" ] || tms="-"
-    fi
-    pct=$(awk -v g="$gf" -v p="$peak" 'BEGIN{ if (p > 0) printf "%.0f", 100*g/p }')
-    cpct=$(awk -v g="$convgf" -v p="$peak" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p; else printf "-" }')
-    ipct=$(awk -v g="$im2colgf" -v p="$peak" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p; else printf "-" }')
-    printf "%-10s %5s %10s %10s %8s %8s %8s %12s %10s\n" "$arch" "$b" "$ms" "$gf" "$pct" "$cpct" "$ipct" "$tms" "$(ratio "$ms" "$tms")"
+    mss=""; gfs=""; pcts=""; cpcts=""; tmss=""; rats=""
+    for round in $(seq "$ROUNDS"); do
+      pk=$(peak_now)
+      # --per-layer lines on stderr: "layer OP MEDIAN_MS MFLOP NAME"
+      line=$("$Z" bench "$model" --batch $b --threads $T --repeat $RR --per-layer 2>"$dir/$arch-b$b-r$round.layers")
+      ms=$(echo "$line" | sed -n 's/^forward: median \([0-9.]*\) ms.*/\1/p')
+      gf=$(echo "$line" | sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p')
+      mss="$mss $ms"; gfs="$gfs $gf"
+      pcts="$pcts $(pct_of "$gf" "$pk")"
+      cpcts="$cpcts $(pct_of "$(convgf_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
+      if [ $have_torch = 1 ]; then
+        tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $RR 2>/dev/null |
+              sed -n 's/^torch-forward: median \([0-9.]*\) ms.*/\1/p')
+        if [ -n "$tms" ] && [ -n "$ms" ]; then
+          tmss="$tmss $tms"
+          rats="$rats $(ratio "$ms" "$tms")"
+        fi
+      fi
+    done
+    cp "$dir/$arch-b$b-r1.layers" "$dir/$arch-b$b.layers"
+    ms=$(echo "$mss" | median); gf=$(echo "$gfs" | median); tms=$(echo "$tmss" | median)
+    pct=$(echo "$pcts" | median); cpct=$(echo "$cpcts" | median)
+    rat=$(echo "$rats" | median)
+    range=$(echo "$rats" | tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }')
+    [ "$rat" = "-" ] || rat=$(printf "%.2f (%s)" "$rat" "$range")
+    pk=$(peak_now)
+    "$Z" bench "$model" --batch $b --threads $T --repeat $RR --per-layer --no-winograd 2>"$dir/$arch-b$b-im2col.layers" >/dev/null
+    ipct=$(pct_of "$(convgf_of "$dir/$arch-b$b-im2col.layers")" "$pk")
+    printf "%-10s %5s %10s %10s %8s %8s %8s %12s %16s\n" "$arch" "$b" "$ms" "$gf" "${pct:--}" "${cpct:--}" "${ipct:--}" "${tms:--}" "$rat"
   done
   echo "   memory ($arch, batch 1): $("$Z" bench "$model" --batch 1 --threads $T --repeat 1 --memory 2>&1 >/dev/null | grep -m1 '^memory:' || echo '-')"
 done
