@@ -1181,6 +1181,20 @@ static void gather_gs(float *Gs, const float *g, int64_t nk, int64_t ty0, int64_
             memcpy(Gs + j * P + (oy - ty0) * bw, g + j * OHW + oy * OW + ox0, (size_t)bw * sizeof(float));
 }
 
+// Gs (nk, P) without its all-zero rows, moved up in place; rows[i] = the original index of row i.
+// Returns the rows kept. The thin product reads no weights for the others.
+static int64_t drop_zero_rows(float *Gs, int32_t *rows, int64_t nk, int64_t P) {
+    int64_t nr = 0;
+    for (int64_t j = 0; j < nk; j++) {
+        int nz = 0;
+        for (int64_t q = 0; q < P; q++) nz |= Gs[j * P + q] != 0.0f;
+        if (!nz) continue;
+        if (nr < j) memmove(Gs + nr * P, Gs + j * P, (size_t)P * sizeof(float));
+        rows[nr++] = (int32_t)j;
+    }
+    return nr;
+}
+
 static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_conv_params *p = n->params;
     zf_proj_slot *x = &a->in[0];
@@ -1221,14 +1235,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 // Gs without its all-zero rows (a quarter to a third of them under guided and
                 // gradient): their weights are not read. The rows go in idx, unused on this path.
                 int32_t *rows = idx;
-                int64_t nr = 0;
-                for (int64_t j = 0; j < nk; j++) {
-                    int nz = 0;
-                    for (int64_t q = 0; q < P; q++) nz |= Gs[j * P + q] != 0.0f;
-                    if (!nz) continue;
-                    if (nr < j) memmove(Gs + nr * P, Gs + j * P, (size_t)P * sizeof(float));
-                    rows[nr++] = (int32_t)j;
-                }
+                const int64_t nr = drop_zero_rows(Gs, rows, nk, P);
                 if (!nr) {   // no signal: the columns and their col2im are zero
                     ZERO_GROUP()
                     continue;
@@ -1357,14 +1364,7 @@ static int conv_project_lanes(const zf_node *n, zf_proj_args **as, int na, zf_er
         }
         q0 += (int)((oy1 - oy0) * bw);
     }
-    int64_t nr = 0;   // rows of Gs not all zero, as conv_project's thin path
-    for (int64_t j = 0; j < nk; j++) {
-        int nz = 0;
-        for (int64_t q = 0; q < sumP; q++) nz |= Gs[j * sumP + q] != 0.0f;
-        if (!nz) continue;
-        if (nr < j) memmove(Gs + nr * sumP, Gs + j * sumP, (size_t)sumP * sizeof(float));
-        rows[nr++] = (int32_t)j;
-    }
+    const int64_t nr = drop_zero_rows(Gs, rows, nk, sumP);
     if (nr) {
         int64_t spans = (ckk + THIN_SPAN - 1) / THIN_SPAN;
         if (spans > ckk / 16) spans = ckk / 16 > 0 ? ckk / 16 : 1;
