@@ -50,11 +50,15 @@ void zf_conv_plan(zf_conv_params *p, size_t budget) {
                     small_floats(p) <= (int64_t)(budget / sizeof(float));
 #endif
     if (p->direct) return;
-    // zfviz's GEMM for grouped layers only (AlexNet's conv2, conv4, conv5: the threads take whole
-    // groups, whose GEMMs are too small for OpenBLAS to split well). On ungrouped layers OpenBLAS was as
-    // fast or faster in an idle `make bench` (VGG-16's conv5_x, M 512, K 4608, 196 positions: 8.7 ms
-    // against 6.8-7.2; ZFNet's conv2 7.6 against 7.2; AlexNet's conv3 within noise).
-    if (!p->small_taps && p->group > 1) p->gemm_cols = zf_conv_gemm_plan(p, (int64_t)(budget / sizeof(float)));
+    // zfviz's GEMM for grouped layers (AlexNet's conv2, conv4, conv5: the threads take whole groups,
+    // whose GEMMs are too small for OpenBLAS to split well) and for small maps, up to 256 positions
+    // (13x13 and 14x14 at batch 1: ZFNet's and AlexNet's conv3-5, VGG-16's conv5_x), where it gathers
+    // the columns straight into its panels: 1.06-1.14x faster than im2col + OpenBLAS on ZFNet's
+    // conv3-5 and AlexNet's conv3 in tools/bench_conv --ab (session 6), 2-4% per layer in the model
+    // (VGG-16's conv5_1 0.98-1.09x). On larger ungrouped layers OpenBLAS was as fast or faster in
+    // an idle `make bench` (ZFNet's conv2 7.6 against 7.2 ms).
+    if (!p->small_taps && (p->group > 1 || p->N * p->OH * p->OW <= 256))
+        p->gemm_cols = zf_conv_gemm_plan(p, (int64_t)(budget / sizeof(float)));
     int64_t cols = (int64_t)(budget / sizeof(float)) / (ckk > 0 ? ckk : 1);
     if (cols < MIN_TILE_COLS) cols = MIN_TILE_COLS;
     if (cols < p->OW) cols = p->OW;
