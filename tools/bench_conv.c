@@ -9,8 +9,9 @@
 //   build/bench_conv [--batch N] [--threads T] [--budget MB] [--images K] [--cpu] [--blas | --ab] [--cold] [LAYER-SUBSTRING]
 //
 // Winograd is off (p.no_winograd): this measures the direct kernels. --blas runs im2col + zf_sgemm
-// (OpenBLAS) where the plan would pick zfviz's own GEMM kernel (ops/conv_gemm.h); --ab times both,
-// alternating, and prints the im2col + OpenBLAS time at the end of the line.
+// (OpenBLAS) where the plan would pick zfviz's own GEMM kernel (ops/conv_gemm.h); --ab times the
+// plan's kernel (zfviz's GEMM or the small-taps kernel) and im2col + OpenBLAS, alternating, and
+// prints the latter on a second line.
 // --budget re-plans the im2col tile size (default ZF_CONV_COL_BUDGET); --images forces K images per
 // GEMM on layers whose output is under 1024 pixels.
 #include <stdio.h>
