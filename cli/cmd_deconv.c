@@ -286,7 +286,7 @@ int cmd_deconv(int argc, char **argv) {
         goto fail;
     }
     double t0 = now_ms();
-    if ((rc = zf_model_forward(&m, 1, &x, &err))) goto fail;
+    if ((rc = zf_model_forward_to(&m, 1, &x, lv, &err))) goto fail;   // the layers after lv are not needed
     double t_forward = now_ms() - t0;
     if ((rc = zf_projector_create(&pj, &m, &err))) goto fail;
     if (per_layer) {

@@ -790,6 +790,10 @@ int zf_model_load(zf_model *m, const char *path, const zf_load_opts *opts, zf_er
 }
 
 int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_error *err) {
+    return zf_model_forward_to(m, n_inputs, inputs, -1, err);
+}
+
+int zf_model_forward_to(zf_model *m, int n_inputs, const zf_tensor *inputs, int value, zf_error *err) {
     if (n_inputs != m->n_inputs)
         return zf_fail(err, ZF_ERR_INPUT, "%s: the model has %d input%s, got %d", m->path, m->n_inputs,
                        m->n_inputs == 1 ? "" : "s", n_inputs);
@@ -812,7 +816,10 @@ int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_erro
         if (bytes && v->t.data != inputs[i].data) memcpy(v->t.data, inputs[i].data, bytes);
     }
     zf_exec ex = {.threads = m->threads, .pool = m->pool, .scratch = m->scratch, .weights_gen = m->weights_gen};
-    for (int i = 0; i < m->n_nodes; i++) {
+    // Nodes run in execution order: value's producer is the last one it needs.
+    const int last = value >= 0 && value < m->n_values && m->values[value].producer >= 0 ? m->values[value].producer
+                                                                                        : m->n_nodes - 1;
+    for (int i = 0; i <= last; i++) {
         zf_node *n = &m->nodes[i];
         struct timespec t0, t1;
         if (m->profile) clock_gettime(CLOCK_MONOTONIC, &t0);

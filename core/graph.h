@@ -98,6 +98,9 @@ int zf_model_from_onnx(zf_model *m, const zf_onnx_model *om, const char *what, c
                        zf_error *err);
 // Runs every node; inputs[i] must match the planned shape of graph input i.
 int zf_model_forward(zf_model *m, int n_inputs, const zf_tensor *inputs, zf_error *err);
+// The same, up to the node that computes value (a value index; -1: every node): the tensors after it
+// keep what they held. zfviz deconv projects from a conv layer without running the classifier.
+int zf_model_forward_to(zf_model *m, int n_inputs, const zf_tensor *inputs, int value, zf_error *err);
 // Value index by tensor name, node name (its first output), node index "#12" or plain index "12";
 // -1 when not found.
 int zf_model_find(const zf_model *m, const char *name);

@@ -758,6 +758,28 @@ static void arch_cases(void) {
                 snprintf(what, sizeof what, "%s %s", A[ai].arch, m.values[pick[k]].name);
                 check_tensor(&m, &x, pick[k], what, 1, 0, 0);
             }
+            if (n4 >= 2) {   // zf_model_forward_to (deconv's forward): up to a map, then nothing
+                const int mid = maps[n4 / 2], out = m.outputs[0];
+                const zf_tensor *tm = &m.values[mid].t, *to = &m.values[out].t;
+                const size_t bm = (size_t)zf_tensor_numel(tm) * sizeof(float), bo = (size_t)zf_tensor_numel(to) * sizeof(float);
+                float *m0 = malloc(bm), *o0 = malloc(bo);
+                zf_tensor x2 = {0};
+                zf_tensor_alloc(&x2, ZF_F32, x.ndim, x.dims, NULL);
+                if (m0 && o0 && x2.data) {
+                    memcpy(m0, tm->data, bm);
+                    memcpy(o0, to->data, bo);
+                    for (int64_t i = 0; i < zf_tensor_numel(&x); i++) zf_f32(&x2)[i] = 0.5f * zf_f32(&x)[i] + 0.25f;
+                    CHECK(!zf_model_forward_to(&m, 1, &x2, mid, &err), "%s: forward_to: %s", A[ai].arch, err.msg);
+                    CHECK(memcmp(m0, tm->data, bm) && !memcmp(o0, to->data, bo),
+                          "%s: zf_model_forward_to(%s) did not stop there", A[ai].arch, m.values[mid].name);
+                    CHECK(!zf_model_forward_to(&m, 1, &x, mid, &err) && !memcmp(m0, tm->data, bm),
+                          "%s: zf_model_forward_to(%s) differs from the whole pass", A[ai].arch, m.values[mid].name);
+                    CHECK(!zf_model_forward(&m, 1, &x, &err), "%s: forward: %s", A[ai].arch, err.msg);
+                }
+                free(m0);
+                free(o0);
+                zf_tensor_free(&x2);
+            }
             for (int k = 2; k < 4 && k < np && n4; k++) {   // the deeper two maps: many at once
                 char what[256];
                 snprintf(what, sizeof what, "%s %s (zf_project_maps)", A[ai].arch, m.values[pick[k]].name);
