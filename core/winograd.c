@@ -562,16 +562,15 @@ static void out_range5(void *vc, int64_t i0, int64_t i1) { out_body(vc, i0, i1, 
 // --- the fused path's product: M (K, 16) = U (K, C) * V (C, 16) ----------------------------------------
 
 // R rows of U by 16 tiles: 2R accumulators, U's entries broadcast, V's rows (16 floats) loaded.
-// V's rows are vs floats apart, M's ms.
 static inline __attribute__((always_inline)) void mul_rows(float *M, const float *U, const float *V, int64_t C,
-                                                           int64_t vs, int64_t ms, const int R) {
+                                                           const int R) {
     v8f acc[6][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (v8f){0};
     for (int64_t c = 0; c < C; c++) {
         v8f v0, v1;
-        memcpy(&v0, V + c * vs, sizeof v0);
-        memcpy(&v1, V + c * vs + WL, sizeof v1);
+        memcpy(&v0, V + c * 2 * WL, sizeof v0);
+        memcpy(&v1, V + c * 2 * WL + WL, sizeof v1);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
             const v8f u = (v8f){0} + U[r * C + c];
@@ -581,31 +580,23 @@ static inline __attribute__((always_inline)) void mul_rows(float *M, const float
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
-        memcpy(M + r * ms, &acc[r][0], sizeof acc[r][0]);
-        memcpy(M + r * ms + WL, &acc[r][1], sizeof acc[r][1]);
+        memcpy(M + r * 2 * WL, &acc[r][0], sizeof acc[r][0]);
+        memcpy(M + r * 2 * WL + WL, &acc[r][1], sizeof acc[r][1]);
     }
 }
 
-// Rows [k0, k1) of M (K, tiles) = U (K, C) * V (C, tiles), tiles a multiple of 16, rows of V and M
-// `tiles` floats apart: six rows of U at a time (in L1) against every 16 tiles of V (in L2).
-static void mul_tiles(float *M, const float *U, const float *V, int64_t k0, int64_t k1, int64_t C, int64_t tiles) {
-    int64_t k = k0;
-    for (; k + 6 <= k1; k += 6)
-        for (int64_t t = 0; t < tiles; t += 2 * WL) mul_rows(M + k * tiles + t, U + k * C, V + t, C, tiles, tiles, 6);
-    for (int64_t t = 0; t < tiles && k < k1; t += 2 * WL) {
-        float *m = M + k * tiles + t;
-        const float *u = U + k * C, *v = V + t;
-        switch (k1 - k) {
-        case 5: mul_rows(m, u, v, C, tiles, tiles, 5); break;
-        case 4: mul_rows(m, u, v, C, tiles, tiles, 4); break;
-        case 3: mul_rows(m, u, v, C, tiles, tiles, 3); break;
-        case 2: mul_rows(m, u, v, C, tiles, tiles, 2); break;
-        default: mul_rows(m, u, v, C, tiles, tiles, 1); break;
-        }
+static void mul16(float *M, const float *U, const float *V, int64_t K, int64_t C) {
+    int64_t k = 0;
+    for (; k + 6 <= K; k += 6) mul_rows(M + k * 2 * WL, U + k * C, V, C, 6);
+    switch (K - k) {
+    case 5: mul_rows(M + k * 2 * WL, U + k * C, V, C, 5); break;
+    case 4: mul_rows(M + k * 2 * WL, U + k * C, V, C, 4); break;
+    case 3: mul_rows(M + k * 2 * WL, U + k * C, V, C, 3); break;
+    case 2: mul_rows(M + k * 2 * WL, U + k * C, V, C, 2); break;
+    case 1: mul_rows(M + k * 2 * WL, U + k * C, V, C, 1); break;
+    default: break;
     }
 }
-
-static void mul16(float *M, const float *U, const float *V, int64_t K, int64_t C) { mul_tiles(M, U, V, 0, K, C, 2 * WL); }
 
 typedef struct {
     float *out, *scratch;
