@@ -32,6 +32,9 @@ struct zf_projector {
     zf_pool *pool;          // runs the rules' loops: the model's pool, NULL for lanes (one thread each)
     zf_projector **lanes;   // zf_project_maps: n_lanes single-threaded projectors, created on first use
     int n_lanes;
+    void **pcache;          // per node: zf_op.proj_cache data (NULL: none); a lane borrows its parent's
+    uint64_t pcache_gen;    // the zf_model.weights_gen it was built for (0: not yet)
+    int pcache_borrowed;
     // The projection under way (walk_begin .. walk_end).
     zf_project_opts o;
     zf_project_info *info;
@@ -179,6 +182,9 @@ void zf_projector_free(zf_projector *pj) {
     if (!pj) return;
     for (int i = 0; i < pj->n_lanes; i++) zf_projector_free(pj->lanes[i]);
     free(pj->lanes);
+    if (pj->pcache && !pj->pcache_borrowed)
+        for (int i = 0; i < pj->m->n_nodes; i++) free(pj->pcache[i]);
+    if (!pj->pcache_borrowed) free(pj->pcache);
     free(pj->g);
     free(pj->box);
     free(pj->has);
@@ -190,6 +196,22 @@ void zf_projector_free(zf_projector *pj) {
     free(pj->scratch);
     free(pj->mem);
     free(pj);
+}
+
+// The ops' projection caches (zf_op.proj_cache_bytes), built for the model's current weights. A
+// cache that cannot be allocated stays NULL: its rule then runs without it.
+static void pcache_update(zf_projector *pj) {
+    zf_model *m = pj->m;
+    if (pj->pcache_borrowed || pj->pcache_gen == m->weights_gen) return;
+    if (!pj->pcache && !(pj->pcache = calloc((size_t)m->n_nodes + 1, sizeof *pj->pcache))) return;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const zf_node *n = &m->nodes[i];
+        size_t bytes = n->op->proj_cache_bytes ? n->op->proj_cache_bytes(n, m->values) : 0;
+        if (!bytes) continue;
+        if (!pj->pcache[i] && !(pj->pcache[i] = aligned_alloc(64, (bytes + 63) & ~(size_t)63))) continue;
+        n->op->proj_cache_fill(pj->pcache[i], n, m->values);
+    }
+    pj->pcache_gen = m->weights_gen;
 }
 
 // --- seeds ----------------------------------------------------------------------------------------
@@ -424,6 +446,7 @@ static int walk_prep(zf_projector *pj, int ni, int *run, zf_error *err) {
     ap->in = in;
     ap->out = outs;
     ap->switches = NULL;
+    ap->cache = pj->pcache ? pj->pcache[ni] : NULL;
     if (n->switches && n->n_out > 0 && n->out[0] >= 0)
         ap->switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
     pj->t0 = pj->profile ? zf_seconds() : 0;
@@ -537,6 +560,7 @@ int zf_project(zf_tensor *out, zf_project_info *info, zf_projector *pj, const zf
     if (!info) info = &local;
     int rc = walk_begin(pj, info, o, err);
     if (rc) return rc;
+    pcache_update(pj);
     for (int ni = pj->start; ni >= 0; ni--)
         if ((rc = walk_node(pj, ni, err))) return rc;
     const zf_tensor *tt = &pj->view[pj->target];
@@ -649,6 +673,12 @@ int zf_project_maps(float *out, zf_project_info *infos, zf_projector *pj, const 
             if (rc) return rc;
             pj->lanes[pj->n_lanes]->pool = NULL;
         }
+    }
+    // The lanes read their parent's projection caches.
+    pcache_update(pj);
+    for (int i = 0; i < pj->n_lanes; i++) {
+        pj->lanes[i]->pcache = pj->pcache;
+        pj->lanes[i]->pcache_borrowed = 1;
     }
     maps_ctx c;
     memset(&c, 0, sizeof c);

@@ -600,6 +600,8 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
 // adds one weight row per nonzero (sparse) instead of running the dense GEMM. After unpooling and
 // rectification the deconvnet's signal is mostly zeros (10-20% nonzero on ZFNet's conv1/conv2).
 #define SPARSE_BELOW 0.35
+// At most this many positions in a tile: the thin dense product (thin_range), whatever the zeros.
+#define THIN_MAX_P 64
 // Loops smaller than this many multiply-adds run on the calling thread.
 #define PAR_MIN_WORK ((int64_t)1 << 16)
 
@@ -611,10 +613,12 @@ static int64_t conv_flops(const zf_node *n, const zf_value *v) {
 // otherwise the nonzeros per position (lists by position), then
 //   sparse, few taps (ZFNet conv1, 3x7x7): each position's weight rows summed in registers and
 //     added straight into the input (scat_bands), no columns in memory;
-//   sparse (conv2): colT (P, ckk) = sum of weight rows per nonzero (spmm_block), then col2im_T_range,
-//     both per group of input channels (spmm_col2im_range);
-//   dense (conv3, conv4): one GEMM, then col2im.
-// Every step runs on the pool: rows of positions, blocks of taps, input channels, or bands of rows.
+//   sparse (conv2): per tap, each position's weight rows summed in registers and added into the
+//     tile's footprint in the input, channels last (hwc_range, the weights tap-major in the
+//     projection cache), then into the input's planes (hwc_out_range);
+//   dense (or no cache): one GEMM, then col2im.
+// Every step runs on the pool: rows of positions, blocks of taps or channels, input channels, or
+// bands of rows.
 
 static void conv_box_back(const zf_node *n, zf_proj_args *a) {
     const zf_conv_params *p = n->params;
@@ -743,117 +747,129 @@ static void col2im_T_range(void *vc, int64_t cb, int64_t ce) {
     }
 }
 
-// colT (P, ckk) = sparse G^T (P, nk) times W (nk, ckk): each position's row is the sum of the
-// weight rows of its nonzero channels, times their signal. spmm_block does a 64-wide block of taps
-// of a few positions; a block's accumulators stay in registers while the nonzeros stream by.
-#define SPMM_BLOCK 64
-#define SPMM_QS 32
+// The sparse product and col2im in one, channels last (conv2 of ZFNet and the like, whenever the
+// projection cache is built). The cache holds the weights tap-major, wt (G, kh*kw, Kg, Cgp) with
+// Cgp = Cg rounded up to 8 (zeros past Cg): for one tap, an output channel's weights to every input
+// channel of the group are consecutive floats. For each tap and block of up to 64 input channels, each
+// position's nonzeros are summed in registers (one weight row of the block each) and the sum is
+// added to the input pixel that the tap reaches, in T (fh, fw, Cgp): the tile's footprint in the
+// input, channels last, so that the block is 8 vectors of consecutive floats. T goes to the input's
+// planes (C, H, W) at the end. Against the colT path: no (P, ckk) columns written and read back,
+// no scalar col2im, and the weight rows a nonzero reads lie in a block of 64-96 KB that stays in
+// L2 while every position of the tile passes.
+#define HWC_MAX_NV 8
+#define CGP(cg) (((cg) + 7) / 8 * 8)
 
 typedef struct {
-    float *colT;
-    const float *w;             // weight rows of the tile's output channels, ckk each
-    const int32_t *start, *end; // per position: its nonzeros are [start[q], end[q]) in idx/val
-    const int32_t *idx;
+    float *T;                   // (fh, fw, Cg), zero on entry; Cg here is Cgp, a multiple of 8
+    const float *wt;            // the group's taps: tap t, row j (of the tile's first output channel), wt[(t*Kg + j)*Cg]
+    const int32_t *start, *end, *idx;
     const float *val;
-    int64_t ckk, P, n_qblocks;  // n_qblocks: spmm_range's items per block of taps
-} spmm_ctx;
+    const zf_conv_params *p;
+    int64_t Cg, Kg, fw, bw, rows, cb;   // cb: channels per work item (a multiple of 8)
+} hwc_ctx;
 
-// nv vectors of 8 taps from r0 of position q's column: nv accumulators (a constant where it is
-// called, the loops unrolled, so they stay in registers).
-static inline __attribute__((always_inline)) void spmm_taps(float *dst, const spmm_ctx *c, int64_t q, int64_t r0,
-                                                            const int nv) {
-    v8f acc[9], t;
-#pragma GCC unroll 9
+static inline __attribute__((always_inline)) void hwc_taps(float *dst, const float *w, int64_t Cg, const int32_t *idx,
+                                                           const float *val, int32_t e0, int32_t e1, const int nv) {
+    v8f acc[HWC_MAX_NV], t;
+#pragma GCC unroll 8
     for (int j = 0; j < nv; j++) acc[j] = (v8f){0};
-    for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-        const float *wr = c->w + (int64_t)c->idx[e] * c->ckk + r0;
-        const float v = c->val[e];
+    for (int32_t e = e0; e < e1; e++) {
+        const float *wr = w + (int64_t)idx[e] * Cg;
+        const float v = val[e];
         const v8f vv = {v, v, v, v, v, v, v, v};
-#pragma GCC unroll 9
+#pragma GCC unroll 8
         for (int j = 0; j < nv; j++) {
             memcpy(&t, wr + 8 * j, sizeof t);
             acc[j] = fmadd8(vv, t, acc[j]);
         }
     }
-    memcpy(dst, acc, (size_t)nv * sizeof(v8f));
+#pragma GCC unroll 8
+    for (int j = 0; j < nv; j++) {
+        memcpy(&t, dst + 8 * j, sizeof t);
+        t += acc[j];
+        memcpy(dst + 8 * j, &t, sizeof t);
+    }
 }
 
-// Taps [r0, r0 + len) (len <= SPMM_BLOCK, or SPMM_BLOCK + 8) of positions [q0, q1).
-static void spmm_block(const spmm_ctx *c, int64_t r0, int64_t len, int64_t q0, int64_t q1) {
-    const int64_t ckk = c->ckk;
-    for (int64_t q = q0; q < q1; q++) {
-        float *dst = c->colT + q * ckk + r0;
-        if (len == SPMM_BLOCK + 8) {
-            // A group's last 72 taps (ZFNet's conv2: 200 = 64 + 64 + 72) in one pass over the
-            // nonzeros instead of a second pass for 8 taps: nine accumulators.
-            spmm_taps(dst, c, q, r0, 9);
-        } else if (len == SPMM_BLOCK) {
-            spmm_taps(dst, c, q, r0, 8);
-        } else {
-            // A partial block (a group's last): whole vectors of 8 (named accumulators again,
-            // the unused ones skipped), then the rest.
-            const int64_t nv = len / 8;
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, t;
-            float tail[8] = {0};
-            for (int32_t e = c->start[q]; e < c->end[q]; e++) {
-                const float *wr = c->w + (int64_t)c->idx[e] * ckk + r0;
-                const float v = c->val[e];
-                const v8f vv = {v, v, v, v, v, v, v, v};
-#define SPMM_PART(j) if (j < nv) { memcpy(&t, wr + 8 * (j), sizeof t); a##j = fmadd8(vv, t, a##j); }
-                SPMM_PART(0) SPMM_PART(1) SPMM_PART(2) SPMM_PART(3) SPMM_PART(4) SPMM_PART(5) SPMM_PART(6)
-#undef SPMM_PART
-                for (int64_t i = nv * 8; i < len; i++) tail[i - nv * 8] = fmadd1(v, wr[i], tail[i - nv * 8]);
+// Work items: blocks of c->cb input channels, every tap and position.
+static void hwc_range(void *vc, int64_t i0, int64_t i1) {
+    const hwc_ctx *c = vc;
+    const zf_conv_params *p = c->p;
+    const int64_t kk = p->kh * p->kw, Cg = c->Cg, fw = c->fw, bw = c->bw;
+    for (int64_t item = i0; item < i1; item++) {
+        const int64_t cend = (item + 1) * c->cb < Cg ? (item + 1) * c->cb : Cg;
+        for (int64_t t = 0; t < kk; t++) {
+            const int64_t ky = t / p->kw, kx = t % p->kw;
+            for (int64_t c0 = item * c->cb; c0 < cend; c0 += 8 * HWC_MAX_NV) {
+                const int nv = (int)((cend - c0 < 8 * HWC_MAX_NV ? cend - c0 : 8 * HWC_MAX_NV) / 8);
+                const float *w = c->wt + t * c->Kg * Cg + c0;
+                for (int64_t r = 0; r < c->rows; r++) {
+                    float *drow = c->T + ((r * p->sh + ky * p->dh) * fw + kx * p->dw) * Cg + c0;
+                    for (int64_t ox = 0; ox < bw; ox++) {
+                        const int64_t q = r * bw + ox;
+                        const int32_t e0 = c->start[q], e1 = c->end[q];
+                        if (e0 == e1) continue;
+                        float *dst = drow + ox * p->sw * Cg;
+                        switch (nv) {
+                        case 8: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 8); break;
+                        case 7: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 7); break;
+                        case 6: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 6); break;
+                        case 5: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 5); break;
+                        case 4: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 4); break;
+                        case 3: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 3); break;
+                        case 2: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 2); break;
+                        default: hwc_taps(dst, w, Cg, c->idx, c->val, e0, e1, 1); break;
+                        }
+                    }
+                }
             }
-            const v8f acc[7] = {a0, a1, a2, a3, a4, a5, a6};
-            memcpy(dst, acc, (size_t)nv * sizeof(v8f));
-            memcpy(dst + nv * 8, tail, (size_t)(len - nv * 8) * sizeof(float));
         }
     }
 }
 
-// The sparse product and the col2im of a group of input channels in one work item: the group's
-// columns of colT are still in L2 when col2im reads them back (after the whole product, they came
-// from L3, one line per position and channel, half of them from the other core's cache).
 typedef struct {
-    const spmm_ctx *s;
-    const col2im_box_ctx *cc;
-    int64_t group, kk, Cg;      // input channels per item, taps per channel, channels
-} spmm_col2im_ctx;
+    float *gin;                 // the group's input channels (Cg, H, W)
+    const float *T;
+    const zf_conv_params *p;
+    int64_t Cg, Cgp, fy0, fx0, fw, y0, y1, x0, x1;   // T's origin in the input; the rows, columns written
+    int store;
+} hwc_out_ctx;
 
-// Channels per item: about 192 taps' worth, rounded up to whole vectors of 8 taps when that stays
-// below 512 (ZFNet's conv2, 25 taps per channel: 8 channels, 200 taps).
-static int64_t spmm_group(int64_t kk) {
-    int64_t g = (192 + kk - 1) / kk;
-    while ((g * kk) % 8 && (g + 1) * kk < 512) g++;
-    return g;
-}
-
-// Within an item: 64-tap blocks, each over groups of SPMM_QS positions (consecutive calls share the
-// block, so its weights, 64 per output channel, stay in L2 while every position uses them).
-// Fewer groups than work for every thread (1x1 convolutions, few channels): spmm_range instead.
-static void spmm_col2im_range(void *vc, int64_t i0, int64_t i1) {
-    const spmm_col2im_ctx *c = vc;
-    const spmm_ctx *s = c->s;
-    for (int64_t item = i0; item < i1; item++) {
-        const int64_t c0 = item * c->group, c1 = c0 + c->group < c->Cg ? c0 + c->group : c->Cg;
-        const int64_t t1 = c1 * c->kk;
-        for (int64_t r0 = c0 * c->kk, len; r0 < t1; r0 += len) {
-            len = t1 - r0 == SPMM_BLOCK + 8 ? SPMM_BLOCK + 8 : t1 - r0 < SPMM_BLOCK ? t1 - r0 : SPMM_BLOCK;
-            for (int64_t q0 = 0; q0 < s->P; q0 += SPMM_QS)
-                spmm_block(s, r0, len, q0, q0 + SPMM_QS < s->P ? q0 + SPMM_QS : s->P);
+// T (fh, fw, Cg) into channels [c0, c1) of the input, rows [y0, y1), columns [x0, x1): added, or
+// stored when the box was fresh and this tile covers it all.
+static void hwc_out_range(void *vc, int64_t c0, int64_t c1) {
+    const hwc_out_ctx *c = vc;
+    const int64_t H = c->p->H, W = c->p->W, Cg = c->Cgp;
+    for (int64_t ch = c0; ch < c1; ch++)
+        for (int64_t y = c->y0; y < c->y1; y++) {
+            float *row = c->gin + (ch * H + y) * W;
+            const float *s = c->T + ((y - c->fy0) * c->fw - c->fx0) * Cg + ch;
+            if (c->store)
+                for (int64_t x = c->x0; x < c->x1; x++) row[x] = s[x * Cg];
+            else
+                for (int64_t x = c->x0; x < c->x1; x++) row[x] += s[x * Cg];
         }
-        col2im_T_range((void *)c->cc, c0, c1);
-    }
 }
 
-// The product alone, items (64-tap block, SPMM_QS positions), block-major; col2im follows.
-static void spmm_range(void *vc, int64_t i0, int64_t i1) {
-    const spmm_ctx *c = vc;
-    for (int64_t item = i0; item < i1; item++) {
-        const int64_t r0 = item / c->n_qblocks * SPMM_BLOCK, q0 = item % c->n_qblocks * SPMM_QS;
-        const int64_t q1 = q0 + SPMM_QS < c->P ? q0 + SPMM_QS : c->P;
-        spmm_block(c, r0, c->ckk - r0 < SPMM_BLOCK ? c->ckk - r0 : SPMM_BLOCK, q0, q1);
-    }
+// wt (G, kh*kw, Kg, Cgp) from w (K, Cg, kh, kw). None when every tile is thin (thin_range).
+static size_t conv_proj_cache_bytes(const zf_node *n, const zf_value *v) {
+    (void)v;
+    const zf_conv_params *p = n->params;
+    if (p->OH * p->OW <= THIN_MAX_P) return 0;
+    return (size_t)(p->K * CGP(p->C / p->group) * p->kh * p->kw) * sizeof(float);
+}
+
+static void conv_proj_cache_fill(void *cache, const zf_node *n, const zf_value *v) {
+    const zf_conv_params *p = n->params;
+    const float *w = zf_f32(&v[n->in[1]].t);
+    float *wt = cache;
+    const int64_t Cg = p->C / p->group, Cgp = CGP(Cg), Kg = p->K / p->group, kk = p->kh * p->kw;
+    for (int64_t g = 0; g < p->group; g++)
+        for (int64_t t = 0; t < kk; t++)
+            for (int64_t j = 0; j < Kg; j++)
+                for (int64_t ch = 0; ch < Cgp; ch++)
+                    wt[((g * kk + t) * Kg + j) * Cgp + ch] = ch < Cg ? w[((g * Kg + j) * Cg + ch) * kk + t] : 0.0f;
 }
 
 // colT (P, ckk) = Gs^T (P, nk) times W (nk, ckk) for a tile of few positions (conv3 and conv4 of a
@@ -865,7 +881,6 @@ static void spmm_range(void *vc, int64_t i0, int64_t i1) {
 // apart, would be a cache miss and a new page per row), adding the rows into 16-tap blocks of every
 // group of up to six positions, whose 6 x 2 accumulators are loaded, updated in registers and stored
 // back (thin_group).
-#define THIN_MAX_P 64
 #define THIN_QS 6
 #define THIN_ROWS 64
 #define THIN_SPAN 256
@@ -1269,7 +1284,6 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 continue;
             }
             const int sparse = (double)nnz < SPARSE_BELOW * (double)(nk * P);
-            if (!sparse) gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
             if (sparse && p->kw >= 6 && p->kw <= 8 && p->dw == 1 && p->dh == 1 && p->kh <= SCAT_MAX_KH &&
                 nk * Cg * p->kh * 8 <= (nk + ckk) * P) {
                 // wp over Gs and col, unused on this path
@@ -1286,21 +1300,39 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 zf_parallel_for(sp, n_bands / 2, scat_bands, &sc);
                 continue;
             }
+            const int64_t fh = (ty1 - ty0 - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+            const int64_t fw = (bw - 1) * p->sw + (p->kw - 1) * p->dw + 1;
+            const int64_t Cgp = CGP(Cg);
+            if (sparse && a->cache && fh * fw * Cgp <= (nk + ckk) * P) {
+                // The fused kernel (hwc_range), T over Gs and col (unused on this path).
+                float *T = a->scratch;
+                memset(T, 0, (size_t)(fh * fw * Cgp) * sizeof(float));
+                zf_pool *sp = nnz * ckk < PAR_MIN_WORK ? NULL : a->pool;
+                int64_t cb = Cgp;
+                if (sp) {   // blocks of channels, two per thread
+                    const int64_t nt = 2 * (int64_t)zf_pool_threads(sp), nv = Cgp / 8;
+                    cb = (nv + nt - 1) / nt * 8;
+                }
+                const int64_t kk = p->kh * p->kw;
+                hwc_ctx hc = {T, (const float *)a->cache + (g * kk * Kg + k0 - g * Kg) * Cgp, start, fill, idx, val, p,
+                              Cgp, Kg, fw, bw, ty1 - ty0, cb};
+                zf_parallel_for(sp, (Cgp + cb - 1) / cb, hwc_range, &hc);
+                const int64_t fy0 = ty0 * p->sh - p->ph, fx0 = ox0 * p->sw - p->pw;
+                const int store = zero && ty0 == oy0 && ty1 == oy1;
+                if (!store) ZERO_GROUP()
+                zero = NULL;
+                hwc_out_ctx oc = {x->g + g * Cg * p->H * p->W, T, p, Cg, Cgp, fy0, fx0, fw,
+                                  fy0 > 0 ? fy0 : 0, fy0 + fh < p->H ? fy0 + fh : p->H,
+                                  fx0 > 0 ? fx0 : 0, fx0 + fw < p->W ? fx0 + fw : p->W, store};
+                zf_parallel_for(fh * fw * Cgp < PAR_MIN_WORK ? NULL : a->pool, Cg, hwc_out_range, &oc);
+                continue;
+            }
             col2im_box_ctx cc = {x->g, col, 1, ckk, g * Cg, ty0, ty1, ox0, ox1, p, zero};
             zero = NULL;
             zf_range_fn back = col2im_T_range;
-            if (sparse) {
-                spmm_ctx sc = {col, w + k0 * ckk, start, fill, idx, val, ckk, P, (P + SPMM_QS - 1) / SPMM_QS};
-                const int64_t kk = p->kh * p->kw, grp = spmm_group(kk), n_grp = (Cg + grp - 1) / grp;
-                zf_pool *sp = nnz * ckk < PAR_MIN_WORK ? NULL : a->pool;
-                if (!sp || n_grp >= 2 * (int64_t)zf_pool_threads(sp)) {
-                    // The product and col2im by groups of input channels (spmm_col2im_range).
-                    spmm_col2im_ctx fc = {&sc, &cc, grp, kk, Cg};
-                    zf_parallel_for(sp, n_grp, spmm_col2im_range, &fc);
-                    continue;
-                }
-                zf_parallel_for(sp, (ckk + SPMM_BLOCK - 1) / SPMM_BLOCK * sc.n_qblocks, spmm_range, &sc);
-            } else if (P > ckk) {
+            // Dense (or no projection cache): a GEMM, then col2im.
+            gather_gs(Gs, gout + k0 * OHW, nk, ty0, ty1, ox0, ox1, p->OW, OHW);
+            if (P > ckk) {
                 // Many positions, few taps (conv1): col (ckk, P) = W[k0:k1]^T (ckk, nk) * Gs (nk, P)
                 zf_sgemm(a->pool, 1, 0, (int)ckk, (int)P, (int)nk, 1.0f, w + k0 * ckk,
                          (int)ckk, Gs, (int)P, 0.0f, col, (int)P);
@@ -1519,5 +1551,7 @@ const zf_op zf_op_conv = {
     .project_lanes = conv_project_lanes,
     .cache_bytes = conv_cache_bytes,
     .proj_scratch = conv_proj_scratch,
+    .proj_cache_bytes = conv_proj_cache_bytes,
+    .proj_cache_fill = conv_proj_cache_fill,
     .backward = conv_backward,
 };

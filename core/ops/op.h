@@ -71,6 +71,13 @@ typedef struct zf_op {
     // would get it, each with its own buffers and scratch, no pool), e.g. to read the weights once
     // for all of them. NULL: project is called for each.
     int (*project_lanes)(const zf_node *n, struct zf_proj_args **a, int na, zf_error *err);
+    // Optional: read-only data project keeps per node and projector (e.g. the weights in the order
+    // its sparse kernel reads them): proj_cache_bytes (0: none this node) and proj_cache_fill, which
+    // writes it from the node's inputs. The projector builds it on its first walk and again after
+    // zf_model_weights_changed, and hands it over as zf_proj_args.cache; project must also work
+    // without it (cache NULL: not built, or out of memory).
+    size_t (*proj_cache_bytes)(const zf_node *n, const zf_value *v);
+    void (*proj_cache_fill)(void *cache, const zf_node *n, const zf_value *v);
     // Optional: bytes of zf_node.cache this node keeps across forward passes (after shapes and
     // parse options are final), 0 for none.
     size_t (*cache_bytes)(const zf_node *n, const zf_value *v);

@@ -64,6 +64,7 @@ typedef struct zf_proj_args {
     // zf_proj_relu_one at the positions the switches point to. Every other position stays +0, which
     // the ReLU rule maps to +0, so this equals unpooling and then rectifying the whole box.
     const zf_tensor *relu_x;
+    const void *cache;         // the node's zf_op.proj_cache data, or NULL
 } zf_proj_args;
 
 // The ReLU rule for one element: go is the signal arriving at the output, xi the forward input.
