@@ -35,8 +35,9 @@ static const char BENCH_HELP[] =
     "  --warmup W         untimed passes first (default 2)\n"
     "  --shape N,C,H,W    explicit shape of the first graph input\n"
     "  --per-layer        also print, on stderr, one line per node:\n"
-    "                     \"layer OP MEDIAN_MS MFLOP NAME\" (median over the timed passes; convolutions\n"
-    "                     run as Winograd add \" (Winograd)\", their MFLOP still the direct form's)\n"
+    "                     \"layer OP MEDIAN_MS MFLOP MIN_MS NAME\" (median and fastest of the timed\n"
+    "                     passes; convolutions run as Winograd add \" (Winograd)\", their MFLOP still\n"
+    "                     the direct form's)\n"
     "  --memory           also print, on stderr, peak resident memory against weights + activations\n"
     "  --no-winograd      every convolution as im2col + GEMM (default: 3x3 stride-1 layers with\n"
     "                     enough output tiles run as Winograd F(4x4,3x3), equal up to rounding)\n"
@@ -158,8 +159,9 @@ int cmd_bench(int argc, char **argv) {
             qsort(lt, (size_t)repeat, sizeof *lt, cmp_double);
             double med = repeat % 2 ? lt[repeat / 2] : 0.5 * (lt[repeat / 2 - 1] + lt[repeat / 2]);
             const int wino = m.nodes[k].op == &zf_op_conv && zf_wino_in_forward(m.nodes[k].params);
-            fprintf(stderr, "layer %s %.4f %.3f %s%s\n", m.nodes[k].op->type, med * 1e3,
-                    (double)zf_node_flops(&m.nodes[k], m.values) / 1e6, m.nodes[k].name, wino ? " (Winograd)" : "");
+            fprintf(stderr, "layer %s %.4f %.3f %.4f %s%s\n", m.nodes[k].op->type, med * 1e3,
+                    (double)zf_node_flops(&m.nodes[k], m.values) / 1e6, lt[0] * 1e3, m.nodes[k].name,
+                    wino ? " (Winograd)" : "");
         }
     if (memory) {
         double weights = 0;
