@@ -35,6 +35,12 @@ struct zf_projector {
     void **pcache;          // per node: zf_op.proj_cache data (NULL: none); a lane borrows its parent's
     uint64_t pcache_gen;    // the zf_model.weights_gen it was built for (0: not yet)
     int pcache_borrowed;
+    int lane;               // one of zf_project_maps' lanes: may hand a MaxPool's unpooled signal to
+                            // the Conv before it as lists (fuse_conv), not written out
+    int *fuse_conv;         // per MaxPool node with a fused ReLU: the Conv producing the ReLU's input, or -1
+    zf_proj_lists lists;
+    void *lists_mem;
+    size_t lists_pos, lists_entries, lists_chans;   // the capacity the fusable chains need (0: none)
     // The projection under way (walk_begin .. walk_end).
     zf_project_opts o;
     zf_project_info *info;
@@ -92,6 +98,7 @@ static int find_fusions(zf_projector *pj, zf_error *err) {
     for (int i = 0; i < m->n_nodes; i++) {
         const zf_node *n = &m->nodes[i];
         pj->fuse[i] = -1;
+        pj->fuse_conv[i] = -1;
         if (strcmp(n->op->type, "MaxPool") || !n->switches || n->n_in < 1 || n->in[0] < 0) continue;
         const int y = n->in[0], r = m->values[y].producer;
         if (r < 0 || uses[y] != 1) continue;
@@ -102,6 +109,15 @@ static int find_fusions(zf_projector *pj, zf_error *err) {
             !zf_tensor_same_shape(&pj->view[x], &pj->view[y]))
             continue;
         pj->fuse[i] = r;
+        // The Conv before the ReLU, its output used by nothing else: for zf_project_maps' lanes.
+        const int c = m->values[x].producer;
+        pj->fuse_conv[i] = -1;
+        if (c < 0 || uses[x] != 1 || strcmp(m->nodes[c].op->type, "Conv") || pj->view[x].ndim != 4) continue;
+        pj->fuse_conv[i] = c;
+        const size_t np = (size_t)(pj->view[x].dims[2] * pj->view[x].dims[3]), ne = (size_t)item_numel(pj, x);
+        if (np > pj->lists_pos) pj->lists_pos = np;
+        if (ne > pj->lists_entries) pj->lists_entries = ne;
+        if ((size_t)pj->view[x].dims[1] > pj->lists_chans) pj->lists_chans = (size_t)pj->view[x].dims[1];
     }
     free(uses);
     return 0;
@@ -124,7 +140,9 @@ int zf_projector_create(zf_projector **out, zf_model *m, zf_error *err) {
     pj->batched = zf_calloc((size_t)nv + 1, 1, err);
     pj->view = zf_calloc((size_t)nv + 1, sizeof *pj->view, err);
     pj->fuse = zf_calloc((size_t)m->n_nodes + 1, sizeof *pj->fuse, err);
-    if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view || !pj->fuse) goto oom;
+    pj->fuse_conv = zf_calloc((size_t)m->n_nodes + 1, sizeof *pj->fuse_conv, err);
+    if (!pj->g || !pj->box || !pj->has || !pj->dep || !pj->batched || !pj->view || !pj->fuse || !pj->fuse_conv)
+        goto oom;
     size_t total = 0;
     for (int v = 0; v < nv; v++) {
         zf_value *x = &m->values[v];
@@ -192,6 +210,8 @@ void zf_projector_free(zf_projector *pj) {
     free(pj->batched);
     free(pj->view);
     free(pj->fuse);
+    free(pj->fuse_conv);
+    free(pj->lists_mem);
     free(pj->slots);
     free(pj->scratch);
     free(pj->mem);
@@ -376,6 +396,7 @@ static int walk_begin(zf_projector *pj, zf_project_info *info, const zf_project_
     else gs[pos] = act[pos];
     pj->has[v] = 1;
 
+    pj->lists.filled = 0;
     zf_proj_args *a = &pj->a;
     memset(a, 0, sizeof *a);
     a->rule = o->rule;
@@ -388,6 +409,21 @@ static int walk_begin(zf_projector *pj, zf_project_info *info, const zf_project_
     pj->target = target;
     pj->start = v == target ? -1 : m->values[v].producer;
     return 0;
+}
+
+// The lists' buffers (zf_proj_lists), allocated on first use: 0 when there are none.
+static int lists_alloc(zf_projector *pj) {
+    if (pj->lists_mem) return 1;
+    if (!pj->lists_pos) return 0;
+    const size_t np = pj->lists_pos, ne = pj->lists_entries, nc = pj->lists_chans + 1;
+    char *b = calloc(1, nc * sizeof(int32_t) + ne * (sizeof(int32_t) + sizeof(float)) + np * sizeof(float));
+    if (!b) return 0;
+    pj->lists_mem = b;
+    pj->lists.first = (int32_t *)b;
+    pj->lists.pos = pj->lists.first + nc;
+    pj->lists.val = (float *)(pj->lists.pos + ne);
+    pj->lists.plane = pj->lists.val + ne;   // zero (calloc), and kept so by its user
+    return 1;
 }
 
 // Node ni's step of the walk begun by walk_begin (nodes are visited from pj->start down to 0),
@@ -447,6 +483,16 @@ static int walk_prep(zf_projector *pj, int ni, int *run, zf_error *err) {
     ap->out = outs;
     ap->switches = NULL;
     ap->cache = pj->pcache ? pj->pcache[ni] : NULL;
+    // Lists in place of the fused ReLU's input (lanes only; not when it is the target), and the
+    // Conv that produced it reading them.
+    ap->lists = NULL;
+    if (fx >= 0 && pj->lane && pj->fuse_conv[ni] >= 0 && fx != pj->target && lists_alloc(pj)) {
+        pj->lists.value = fx;
+        pj->lists.filled = 0;
+        ap->lists = &pj->lists;
+    } else if (pj->lists.filled && n->n_out > 0 && n->out[0] == pj->lists.value) {
+        ap->lists = &pj->lists;
+    }
     if (n->switches && n->n_out > 0 && n->out[0] >= 0)
         ap->switches = n->switches + (pj->batched[n->out[0]] ? o->item * item_numel(pj, n->out[0]) : 0);
     pj->t0 = pj->profile ? zf_seconds() : 0;
@@ -502,6 +548,8 @@ static int walk_prep(zf_projector *pj, int ni, int *run, zf_error *err) {
 }
 
 static void walk_post(zf_projector *pj, int ni) {
+    const zf_node *n = &pj->m->nodes[ni];
+    if (pj->a.lists && n->n_out > 0 && n->out[0] == pj->lists.value) pj->lists.filled = 0;   // the Conv used them
     if (pj->profile) pj->profile[ni] += zf_seconds() - pj->t0;
     pj->info->nodes++;
 }
@@ -672,6 +720,7 @@ int zf_project_maps(float *out, zf_project_info *infos, zf_projector *pj, const 
             int rc = zf_projector_create(&pj->lanes[pj->n_lanes], pj->m, err);
             if (rc) return rc;
             pj->lanes[pj->n_lanes]->pool = NULL;
+            pj->lanes[pj->n_lanes]->lane = 1;
         }
     }
     // The lanes read their parent's projection caches.

@@ -41,7 +41,7 @@ static inline void zf_cu_set(zf_tensor *t, zf_dtype dt, int ndim, const int64_t 
 // separate multiply and add double the instructions and the latency of accumulator chains. Used by
 // the projection's sparse products (conv.c) and Winograd's fused product (core/winograd.c).
 typedef float v8f __attribute__((vector_size(32)));
-#ifdef __FMA__
+#if defined(__FMA__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 static inline v8f fmadd8(v8f a, v8f b, v8f acc) {
@@ -57,6 +57,17 @@ static inline float fmadd1(float a, float b, float acc) {
     return __builtin_fmaf(a, b, acc);
 #else
     return acc + a * b;
+#endif
+}
+
+// Bit k set when s[k] != 0, k < 8 (NaN counts as nonzero).
+static inline unsigned nz_mask8(const float *s) {
+#if defined(__AVX__)
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+#else
+    unsigned m = 0;
+    for (int k = 0; k < 8; k++) m |= (unsigned)(s[k] != 0.0f) << k;
+    return m;
 #endif
 }
 

@@ -998,17 +998,6 @@ typedef struct {
     int64_t ohw, ow, nk, bw, ty0;
 } nz_ctx;
 
-// Bit k set when s[k] != 0, k < 8.
-static inline unsigned nz_mask8(const float *s) {
-#if defined(__AVX__)
-    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s), _mm256_setzero_ps(), _CMP_NEQ_UQ));
-#else
-    unsigned m = 0;
-    for (int k = 0; k < 8; k++) m |= (unsigned)(s[k] != 0.0f) << k;
-    return m;
-#endif
-}
-
 static void nz_rows(void *vc, int64_t r0, int64_t r1) {
     const nz_ctx *c = vc;
     const int64_t bw = c->bw, nk = c->nk, ohw = c->ohw;
@@ -1214,6 +1203,38 @@ static int64_t drop_zero_rows(float *Gs, int32_t *rows, int64_t nk, int64_t P) {
     return nr;
 }
 
+// Writes the signal box that L lists into y's buffer (zero where nothing is listed).
+static void lists_to_dense(const zf_proj_slot *y, zf_proj_lists *L) {
+    zf_box_zero(y->g, y->t, &L->box);
+    const int64_t H = y->t->dims[2], W = y->t->dims[3], bw = L->box.hi[3] - L->box.lo[3];
+    const int64_t nk = L->box.hi[1] - L->box.lo[1];
+    for (int64_t j = 0; j < nk; j++) {
+        float *g = y->g + (L->box.lo[0] * y->t->dims[1] + L->box.lo[1] + j) * H * W;
+        for (int32_t e = L->first[j]; e < L->first[j + 1]; e++)
+            g[(L->box.lo[2] + L->pos[e] / bw) * W + L->box.lo[3] + L->pos[e] % bw] = L->val[e];
+    }
+    L->filled = 0;
+}
+
+// L's entries by position, as nz_rows lists them (counting sort: the same lists in the same order).
+static void lists_by_position(int32_t *start, int32_t *end, int32_t *idx, float *val, int64_t P, const zf_proj_lists *L) {
+    const int64_t nk = L->box.hi[1] - L->box.lo[1];
+    memset(end, 0, (size_t)P * sizeof *end);
+    for (int32_t e = 0; e < L->nnz; e++) end[L->pos[e]]++;
+    int32_t s = 0;
+    for (int64_t q = 0; q < P; q++) {
+        const int32_t n = end[q];
+        start[q] = end[q] = s;
+        s += n;
+    }
+    for (int64_t j = 0; j < nk; j++)
+        for (int32_t e = L->first[j]; e < L->first[j + 1]; e++) {
+            const int32_t k = end[L->pos[e]]++;
+            idx[k] = (int32_t)j;
+            val[k] = L->val[e];
+        }
+}
+
 static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_conv_params *p = n->params;
     zf_proj_slot *x = &a->in[0];
@@ -1231,6 +1252,15 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     }
     int64_t rows = conv_tile_positions(p) / bw;
     if (rows < 1) rows = 1;
+    // The output signal as lists by position (zf_proj_lists: the MaxPool after the ReLU listed it
+    // and did not write it): they stand for nz_rows' on a single sparse tile; otherwise the
+    // signal is written out from them first.
+    zf_proj_lists *L = a->lists && a->lists->filled ? a->lists : NULL;
+    if (L && (G != 1 || oy1 - oy0 > rows || (oy1 - oy0) * bw <= THIN_MAX_P || memcmp(&L->box, &y->box, sizeof L->box) ||
+              (double)L->nnz >= SPARSE_BELOW * (double)((y->box.hi[1] - y->box.lo[1]) * (oy1 - oy0) * bw))) {
+        lists_to_dense(y, L);
+        L = NULL;
+    }
     for (int64_t g = y->box.lo[1] / Kg; g * Kg < y->box.hi[1]; g++) {
         // A fresh input (conv_box_back) is zeroed by the group's first col2im, or here when no
         // col2im comes first (ZERO_GROUP: the scatter path, a tile without signal).
@@ -1273,12 +1303,17 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 zf_parallel_for(ckk * P < PAR_MIN_WORK ? NULL : a->pool, Cg, col2im_T_range, &cc);
                 continue;
             }
-            // Nonzeros per position (lists in idx/val), rows of positions in parallel.
-            nz_ctx nc = {start, fill, idx, val, gout + k0 * OHW + ox0, OHW, p->OW, nk, bw, ty0};
-            zf_pool *pool = nk * P < PAR_MIN_WORK ? NULL : a->pool;
-            zf_parallel_for(pool, ty1 - ty0, nz_rows, &nc);
             int64_t nnz = 0;
-            for (int64_t q = 0; q < P; q++) nnz += fill[q] - start[q];
+            if (L) {   // listed by channel (same positions, channels k0 = box.lo[1] on)
+                lists_by_position(start, fill, idx, val, P, L);
+                nnz = L->nnz;
+            } else {
+                // Nonzeros per position (lists in idx/val), rows of positions in parallel.
+                nz_ctx nc = {start, fill, idx, val, gout + k0 * OHW + ox0, OHW, p->OW, nk, bw, ty0};
+                zf_pool *pool = nk * P < PAR_MIN_WORK ? NULL : a->pool;
+                zf_parallel_for(pool, ty1 - ty0, nz_rows, &nc);
+                for (int64_t q = 0; q < P; q++) nnz += fill[q] - start[q];
+            }
             if (!nnz) {
                 ZERO_GROUP()
                 continue;
@@ -1369,6 +1404,7 @@ static int conv_project_lanes(const zf_node *n, zf_proj_args **as, int na, zf_er
         const int64_t P = (y->box.hi[2] - y->box.lo[2]) * (y->box.hi[3] - y->box.lo[3]);
         if (p->group == 1 && !a->dense && !a->pool && x->on && y->on && y->t->ndim == 4 && P > 0 &&
             P <= THIN_MAX_P && sumP + P <= cap && nb < LANES_MAX) {
+            if (a->lists && a->lists->filled) lists_to_dense(y, a->lists);   // read below as Gs
             batch[nb++] = i;
             sumP += P;
             if (y->box.lo[1] < k0) k0 = y->box.lo[1];

@@ -353,6 +353,64 @@ static void mp_project_box(void *vc, const zf_box *b) {
     }
 }
 
+// The fused ReLU's input listed instead of written (zf_proj_lists, one thread): each channel is
+// unpooled into L->plane (in L1), rectified at the switch positions, and its nonzeros appended to
+// the lists in order; the plane's box rows are zeroed again after.
+static void mp_project_lists(const mp_proj_ctx *c, zf_proj_lists *L) {
+    const zf_box *xb = &c->x->box;
+    const int64_t W = c->x->t->dims[3], by0 = xb->lo[2], by1 = xb->hi[2], bx0 = xb->lo[3], bw = xb->hi[3] - bx0;
+    float *pl = L->plane;
+    int32_t e = 0;
+    for (int64_t ch = xb->lo[1]; ch < xb->hi[1]; ch++) {
+        L->first[ch - xb->lo[1]] = e;
+        zf_box cb = c->y->box;
+        cb.lo[1] = ch;
+        cb.hi[1] = ch + 1;
+        zf_box_iter it;
+        for (zf_box_iter_begin(&it, c->y->t, &cb); !it.done; zf_box_iter_next(&it)) {
+            const float *go = c->y->g + it.off;
+            const int32_t *sw = c->switches + it.off;
+            for (int64_t i = 0; i < it.len; i++)
+                if (sw[i] >= 0) pl[sw[i]] += go[i];
+        }
+        const float *xi = c->relu_x + (xb->lo[0] * c->x->t->dims[1] + ch) * c->in_plane;
+        for (zf_box_iter_begin(&it, c->y->t, &cb); !it.done; zf_box_iter_next(&it)) {
+            const int32_t *sw = c->switches + it.off;
+            if (c->rule == ZF_RULE_DECONVNET) {
+                for (int64_t i = 0; i < it.len; i++)
+                    if (sw[i] >= 0) pl[sw[i]] = zf_proj_relu_one(pl[sw[i]], 0.0f, ZF_RULE_DECONVNET);
+            } else {
+                for (int64_t i = 0; i < it.len; i++)
+                    if (sw[i] >= 0) pl[sw[i]] = zf_proj_relu_one(pl[sw[i]], xi[sw[i]], c->rule);
+            }
+        }
+        for (int64_t y = by0; y < by1; y++) {
+            float *row = pl + y * W + bx0;
+            const int32_t q0 = (int32_t)((y - by0) * bw);
+            int64_t i = 0;
+            for (; i + 8 <= bw; i += 8) {
+                unsigned mask = nz_mask8(row + i);
+                while (mask) {
+                    const int b = __builtin_ctz(mask);
+                    L->pos[e] = q0 + (int32_t)(i + b);
+                    L->val[e++] = row[i + b];
+                    mask &= mask - 1;
+                }
+            }
+            for (; i < bw; i++)
+                if (row[i] != 0.0f) {
+                    L->pos[e] = q0 + (int32_t)i;
+                    L->val[e++] = row[i];
+                }
+            memset(row, 0, (size_t)bw * sizeof *row);
+        }
+    }
+    L->first[xb->hi[1] - xb->lo[1]] = e;
+    L->nnz = e;
+    L->box = *xb;
+    L->filled = 1;
+}
+
 static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     const zf_maxpool_params *p = n->params;
     zf_proj_slot *x = &a->in[0];
@@ -363,6 +421,11 @@ static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     for (int i = 0; i < p->win.nsp; i++) {
         c.in_plane *= p->win.in[i];
         c.out_plane *= p->win.out[i];
+    }
+    if (a->lists && a->relu_x && x->fresh && p->win.nsp == 2 && x->t->ndim == 4 && !memcmp(y->box.lo + 1, x->box.lo + 1, sizeof(int64_t)) &&
+        y->box.hi[1] == x->box.hi[1]) {
+        mp_project_lists(&c, a->lists);
+        return 0;
     }
     // Split the channels (axis 1): windows overlap, so rows of one plane could collide. The
     // chunks are whole channels, so with fresh each zeroes exactly the planes it unpools into.

@@ -50,6 +50,23 @@ typedef struct zf_proj_slot {
                             // no signal yet, the walker then swaps the two buffers and skips project.
 } zf_proj_slot;
 
+// The nonzeros of one value's signal box, listed channel by channel (zf_project_maps' lanes: a
+// MaxPool whose ReLU is fused hands them to the Conv before it, which would otherwise scan the box
+// for them; core/project.c). Channel j (= channel - box.lo[1]) has entries [first[j], first[j+1]),
+// each a position q = (row - box.lo[2]) * width + (col - box.lo[3]) of the box and its value, in
+// increasing q. While they are filled (filled = 1), the value's signal buffer does NOT hold the box:
+// the Conv writes it from the lists when it needs it dense.
+typedef struct zf_proj_lists {
+    int value;                  // set by the walker: the value listed
+    int filled;                 // set by the MaxPool once listed
+    zf_box box;
+    int32_t *first;             // box channels + 1
+    int32_t *pos;               // channels x positions entries
+    float *val;
+    float *plane;               // one channel plane of the value, all zero between uses
+    int64_t nnz;
+} zf_proj_lists;
+
 typedef struct zf_proj_args {
     zf_rule rule;
     int n_in, n_out;        // = node's
@@ -65,6 +82,9 @@ typedef struct zf_proj_args {
     // the ReLU rule maps to +0, so this equals unpooling and then rectifying the whole box.
     const zf_tensor *relu_x;
     const void *cache;         // the node's zf_op.proj_cache data, or NULL
+    // MaxPool with relu_x: list its unpooled input here instead of writing it (may decline, leaving
+    // filled 0). Conv: the lists of its output's signal. NULL otherwise.
+    zf_proj_lists *lists;
 } zf_proj_args;
 
 // The ReLU rule for one element: go is the signal arriving at the output, xi the forward input.
