@@ -353,6 +353,21 @@ static void mp_project_box(void *vc, const zf_box *b) {
     }
 }
 
+// Bit k set when zf_proj_relu_one(go[k], x[k], rule) != 0 (it is then go[k]), k < 8.
+static inline unsigned relu_mask8(const float *go, const float *x, zf_rule rule) {
+#if defined(__AVX__)
+    const __m256 g = _mm256_loadu_ps(go), z = _mm256_setzero_ps();
+    if (rule == ZF_RULE_DECONVNET) return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(g, z, _CMP_GT_OQ));
+    const __m256 xp = _mm256_cmp_ps(_mm256_loadu_ps(x), z, _CMP_GT_OQ);
+    if (rule == ZF_RULE_GUIDED) return (unsigned)_mm256_movemask_ps(_mm256_and_ps(xp, _mm256_cmp_ps(g, z, _CMP_GT_OQ)));
+    return (unsigned)_mm256_movemask_ps(_mm256_and_ps(xp, _mm256_cmp_ps(g, z, _CMP_NEQ_UQ)));
+#else
+    unsigned m = 0;
+    for (int k = 0; k < 8; k++) m |= (unsigned)(zf_proj_relu_one(go[k], x[k], rule) != 0.0f) << k;
+    return m;
+#endif
+}
+
 // The fused ReLU's input listed instead of written (zf_proj_lists, one thread): each channel is
 // unpooled into L->plane (in L1), rectified at the switch positions, and its nonzeros appended to
 // the lists in order; the plane's box rows are zeroed again after.
@@ -373,23 +388,16 @@ static void mp_project_lists(const mp_proj_ctx *c, zf_proj_lists *L) {
             for (int64_t i = 0; i < it.len; i++)
                 if (sw[i] >= 0) pl[sw[i]] += go[i];
         }
+        // The ReLU rule as the rows are listed: only the switch positions hold signal, so this equals
+        // rectifying them (deconvnet: go > 0; guided: go > 0 and x > 0; gradient: x > 0).
         const float *xi = c->relu_x + (xb->lo[0] * c->x->t->dims[1] + ch) * c->in_plane;
-        for (zf_box_iter_begin(&it, c->y->t, &cb); !it.done; zf_box_iter_next(&it)) {
-            const int32_t *sw = c->switches + it.off;
-            if (c->rule == ZF_RULE_DECONVNET) {
-                for (int64_t i = 0; i < it.len; i++)
-                    if (sw[i] >= 0) pl[sw[i]] = zf_proj_relu_one(pl[sw[i]], 0.0f, ZF_RULE_DECONVNET);
-            } else {
-                for (int64_t i = 0; i < it.len; i++)
-                    if (sw[i] >= 0) pl[sw[i]] = zf_proj_relu_one(pl[sw[i]], xi[sw[i]], c->rule);
-            }
-        }
         for (int64_t y = by0; y < by1; y++) {
             float *row = pl + y * W + bx0;
+            const float *xr = xi + y * W + bx0;
             const int32_t q0 = (int32_t)((y - by0) * bw);
             int64_t i = 0;
             for (; i + 8 <= bw; i += 8) {
-                unsigned mask = nz_mask8(row + i);
+                unsigned mask = relu_mask8(row + i, xr + i, c->rule);
                 while (mask) {
                     const int b = __builtin_ctz(mask);
                     L->pos[e] = q0 + (int32_t)(i + b);
@@ -397,8 +405,8 @@ static void mp_project_lists(const mp_proj_ctx *c, zf_proj_lists *L) {
                     mask &= mask - 1;
                 }
             }
-            for (; i < bw; i++)
-                if (row[i] != 0.0f) {
+            for (; i < bw; i++)   // deconvnet: the forward values are not read
+                if (c->rule == ZF_RULE_DECONVNET ? row[i] > 0.0f : zf_proj_relu_one(row[i], xr[i], c->rule) != 0.0f) {
                     L->pos[e] = q0 + (int32_t)i;
                     L->val[e++] = row[i];
                 }
