@@ -12,6 +12,7 @@
 #include "core/winograd.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/parallel.h"
 
 // Peak resident set size of this process (getrusage reports KiB on Linux).
 static double zf_peak_rss_bytes(void) {
@@ -39,6 +40,10 @@ static const char BENCH_HELP[] =
     "                     passes; convolutions run as Winograd add \" (Winograd)\", their MFLOP still\n"
     "                     the direct form's)\n"
     "  --memory           also print, on stderr, peak resident memory against weights + activations\n"
+    "  --vs-sgemm         with --per-layer: before each timed pass, one 2048^3 sgemm on the same\n"
+    "                     threads (OpenBLAS, split as zfviz splits its GEMMs); prints on stderr the\n"
+    "                     conv layers' rate in each pass against the sgemm just before it:\n"
+    "                     \"conv-vs-sgemm: median P%, range LO-HI%, sgemm median G GFLOP/s\"\n"
     "  --no-winograd      every convolution as im2col + GEMM (default: 3x3 stride-1 layers with\n"
     "                     enough output tiles run as Winograd F(4x4,3x3), equal up to rounding)\n"
     "  -h, --help         this help\n"
@@ -59,7 +64,7 @@ int cmd_bench(int argc, char **argv) {
     const char *path = NULL, *v;
     long long batch = 1, threads = 0, repeat = 10, warmup = 2;
     zf_tensor shape = {0};
-    int have_shape = 0, no_opts = 0, per_layer = 0, memory = 0, no_winograd = 0;
+    int have_shape = 0, no_opts = 0, per_layer = 0, memory = 0, no_winograd = 0, vs_sgemm = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r;
@@ -88,6 +93,7 @@ int cmd_bench(int argc, char **argv) {
             }
             if (!strcmp(a, "--per-layer")) { per_layer = 1; continue; }
             if (!strcmp(a, "--memory")) { memory = 1; continue; }
+            if (!strcmp(a, "--vs-sgemm")) { vs_sgemm = 1; continue; }
             if (!strcmp(a, "--no-winograd")) { no_winograd = 1; continue; }
             return cli_usage(cmd, "unknown flag '%s'", a);
         }
@@ -95,6 +101,7 @@ int cmd_bench(int argc, char **argv) {
         path = a;
     }
     if (!path) return cli_usage(cmd, "missing MODEL (an .onnx file)");
+    if (vs_sgemm && !per_layer) return cli_usage(cmd, "--vs-sgemm needs --per-layer");
 
     zf_load_opts lo = zf_load_defaults();
     lo.batch = batch;
@@ -105,6 +112,8 @@ int cmd_bench(int argc, char **argv) {
     zf_model m = {0};
     int rc = 0;
     zf_tensor *inputs = NULL;
+    float *sg_a = NULL, *sg_b = NULL, *sg_c = NULL;
+    double *sg_rate = NULL;
     double *times = NULL, *layer_times = NULL;
     if ((rc = zf_model_load(&m, path, &lo, &err))) goto done;
 
@@ -138,9 +147,28 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "model: %s, input %s, %d thread%s, %.3f GFLOP per forward pass, %lld warmup + %lld timed\n",
             m.path, shp, m.threads, m.threads == 1 ? "" : "s", flops / 1e9, warmup, repeat);
 
+    // --vs-sgemm: the peer product, 2048^3 (as tools/sgemm_peak's square one), GFLOP/s per pass.
+    enum { SG = 2048 };
+    if (vs_sgemm) {
+        sg_a = malloc(sizeof(float) * SG * SG);
+        sg_b = malloc(sizeof(float) * SG * SG);
+        sg_c = malloc(sizeof(float) * SG * SG);
+        sg_rate = calloc((size_t)repeat, sizeof *sg_rate);
+        if (!sg_a || !sg_b || !sg_c || !sg_rate) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto done; }
+        for (size_t i = 0; i < (size_t)SG * SG; i++) {
+            sg_a[i] = (float)(i % 7) * 0.1f;
+            sg_b[i] = (float)(i % 5) * 0.1f;
+        }
+        zf_sgemm(m.pool, 0, 0, SG, SG, SG, 1.0f, sg_a, SG, sg_b, SG, 0.0f, sg_c, SG);   // warm up
+    }
     zf_progress pr;
     zf_progress_start(&pr, "bench", warmup + repeat);
     for (long long r = 0; r < warmup + repeat; r++) {
+        if (vs_sgemm && r >= warmup) {
+            double s0 = zf_seconds();
+            zf_sgemm(m.pool, 0, 0, SG, SG, SG, 1.0f, sg_a, SG, sg_b, SG, 0.0f, sg_c, SG);
+            sg_rate[r - warmup] = 2.0 * SG * SG * SG / (zf_seconds() - s0) / 1e9;
+        }
         if (m.profile) memset(m.profile, 0, sizeof *m.profile * (size_t)m.n_nodes);
         double t0 = zf_seconds();
         if ((rc = zf_model_forward(&m, m.n_inputs, inputs, &err))) goto done;
@@ -153,6 +181,26 @@ int cmd_bench(int argc, char **argv) {
     zf_progress_finish(&pr);
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
     double median = repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    if (vs_sgemm) {
+        // Each pass's conv rate over the sgemm's just before it (before the per-node sort below).
+        double *pct = calloc((size_t)repeat, sizeof *pct), cf = 0;
+        if (!pct) { rc = zf_fail(&err, ZF_ERR_RUNTIME, "out of memory"); goto done; }
+        for (int k = 0; k < m.n_nodes; k++)
+            if (m.nodes[k].op == &zf_op_conv) cf += (double)zf_node_flops(&m.nodes[k], m.values);
+        for (long long r = 0; r < repeat; r++) {
+            double t = 0;
+            for (int k = 0; k < m.n_nodes; k++)
+                if (m.nodes[k].op == &zf_op_conv) t += layer_times[(size_t)k * (size_t)repeat + (size_t)r];
+            pct[r] = t > 0 && sg_rate[r] > 0 ? 100.0 * cf / t / 1e9 / sg_rate[r] : 0;
+        }
+        qsort(pct, (size_t)repeat, sizeof *pct, cmp_double);
+        qsort(sg_rate, (size_t)repeat, sizeof *sg_rate, cmp_double);
+        if (cf > 0)
+            fprintf(stderr, "conv-vs-sgemm: median %.0f%%, range %.0f-%.0f%%, sgemm median %.1f GFLOP/s\n",
+                    repeat % 2 ? pct[repeat / 2] : 0.5 * (pct[repeat / 2 - 1] + pct[repeat / 2]), pct[0],
+                    pct[repeat - 1], repeat % 2 ? sg_rate[repeat / 2] : 0.5 * (sg_rate[repeat / 2 - 1] + sg_rate[repeat / 2]));
+        free(pct);
+    }
     if (per_layer)
         for (int k = 0; k < m.n_nodes; k++) {
             double *lt = layer_times + (size_t)k * (size_t)repeat;
@@ -184,6 +232,10 @@ done:
     free(inputs);
     free(times);
     free(layer_times);
+    free(sg_a);
+    free(sg_b);
+    free(sg_c);
+    free(sg_rate);
     free(m.profile);
     m.profile = NULL;
     zf_model_free(&m);

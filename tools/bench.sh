@@ -32,9 +32,12 @@ echo "== forward pass (threads $T; $ROUNDS rounds of sgemm peak, zfviz, PyTorch;
 # median time, against the round's sgemm peak (the best of its runs); layers run as Winograd do
 # fewer multiplies than that, so the figure is an effective rate and can pass 100%. "conv%best":
 # the same from each layer's fastest pass, like for like with the peak (sgemm_peak's best run,
-# bench_conv's best per layer). "im2col%" is conv%pk with --no-winograd (every layer im2col +
-# GEMM; one run, after its own peak measurement).
-printf "%-10s %5s %10s %10s %8s %8s %9s %8s %12s %16s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "conv%best" "im2col%" "torch ms" "zf/torch (range)"
+# bench_conv's best per layer). "conv%pair": each timed pass's conv rate against a 2048^3 sgemm
+# run just before it in the same process on the same threads (`zfviz bench --vs-sgemm`), each
+# round's median, then the median of the rounds: a pair is a fraction of a second apart, so the
+# machine's drift over minutes cancels. "im2col%" is conv%pk with --no-winograd (every layer im2col + GEMM; one run,
+# after its own peak measurement).
+printf "%-10s %5s %10s %10s %8s %8s %9s %9s %8s %12s %16s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "conv%best" "conv%pair" "im2col%" "torch ms" "zf/torch (range)"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%s", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else printf "-" }'; }
 peak_now() { "$BUILD/tools/sgemm_peak" "$T" | sed -n 's/^sgemm-peak: \([0-9.]*\) GFLOP.*/\1/p'; }
 pct_of() { awk -v g="$1" -v p="$2" 'BEGIN{ if (p > 0 && g > 0) printf "%.0f", 100*g/p }'; }
@@ -45,7 +48,7 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
   model=$dir/$arch.onnx
   [ -f "$model" ] || "$Z" export --arch "$arch" --seed 1 -o "$model" >/dev/null || continue
   for b in 1 8; do
-    mss=""; gfs=""; pcts=""; cpcts=""; bpcts=""; tmss=""; rats=""
+    mss=""; gfs=""; pcts=""; cpcts=""; bpcts=""; ppcts=""; tmss=""; rats=""
     for round in $(seq "$ROUNDS"); do
       pk=$(peak_now)
       # --per-layer lines on stderr: "layer OP MEDIAN_MS MFLOP MIN_MS NAME"
@@ -56,6 +59,9 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
       pcts="$pcts $(pct_of "$gf" "$pk")"
       cpcts="$cpcts $(pct_of "$(convgf_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
       bpcts="$bpcts $(pct_of "$(convbest_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
+      # conv%pair in passes of their own (the sgemm before each pass leaves the caches cold).
+      "$Z" bench "$model" --batch $b --threads $T --repeat $RR --per-layer --vs-sgemm 2>"$dir/$arch-b$b-r$round.pair" >/dev/null
+      ppcts="$ppcts $(sed -n 's/^conv-vs-sgemm: median \([0-9]*\)%.*/\1/p' "$dir/$arch-b$b-r$round.pair")"
       if [ $have_torch = 1 ]; then
         tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $RR 2>/dev/null |
               sed -n 's/^torch-forward: median \([0-9.]*\) ms.*/\1/p')
@@ -68,13 +74,14 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
     cp "$dir/$arch-b$b-r1.layers" "$dir/$arch-b$b.layers"
     ms=$(echo "$mss" | median); gf=$(echo "$gfs" | median); tms=$(echo "$tmss" | median)
     pct=$(echo "$pcts" | median); cpct=$(echo "$cpcts" | median); bpct=$(echo "$bpcts" | median)
+    ppct=$(echo "$ppcts" | median)
     rat=$(echo "$rats" | median)
     range=$(echo "$rats" | tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }')
     [ "$rat" = "-" ] || rat=$(printf "%.2f (%s)" "$rat" "$range")
     pk=$(peak_now)
     "$Z" bench "$model" --batch $b --threads $T --repeat $RR --per-layer --no-winograd 2>"$dir/$arch-b$b-im2col.layers" >/dev/null
     ipct=$(pct_of "$(convgf_of "$dir/$arch-b$b-im2col.layers")" "$pk")
-    printf "%-10s %5s %10s %10s %8s %8s %9s %8s %12s %16s\n" "$arch" "$b" "$ms" "$gf" "${pct:--}" "${cpct:--}" "${bpct:--}" "${ipct:--}" "${tms:--}" "$rat"
+    printf "%-10s %5s %10s %10s %8s %8s %9s %9s %8s %12s %16s\n" "$arch" "$b" "$ms" "$gf" "${pct:--}" "${cpct:--}" "${bpct:--}" "${ppct:--}" "${ipct:--}" "${tms:--}" "$rat"
   done
   echo "   memory ($arch, batch 1): $("$Z" bench "$model" --batch 1 --threads $T --repeat 1 --memory 2>&1 >/dev/null | grep -m1 '^memory:' || echo '-')"
 done
