@@ -401,6 +401,19 @@ static void op_cases(void) {
         run_case(&g, "Conv 5x5/2 group 2 x253 channels (tiles), ReLU, MaxPool", 1, 0, 0);
         check_fd = 1;
     }
+    {
+        // The fused sparse kernel with dilation and asymmetric padding (14x14 positions).
+        int64_t X[4] = {1, 16, 14, 14}, wd[4] = {8, 16, 3, 3};
+        g_init(&g, 4, X);
+        nd = g_node(&g, "Conv", "h", 2, "x", g_const(&g, 4, wd, 0.1, 0), NULL);
+        zf_onnx_set_ints(nd, "dilations", 2, (int64_t[]){2, 2});
+        zf_onnx_set_ints(nd, "pads", 4, (int64_t[]){2, 1, 2, 3});
+        g_node(&g, "Relu", "r", 1, "h", NULL, NULL);
+        nd = g_node(&g, "MaxPool", "y", 1, "r", NULL, NULL);
+        zf_onnx_set_ints(nd, "kernel_shape", 2, (int64_t[]){2, 2});
+        zf_onnx_set_ints(nd, "strides", 2, (int64_t[]){2, 2});
+        run_case(&g, "Conv 3x3 dilation 2, ReLU, MaxPool", 1, 0, 0);
+    }
     // ConvTranspose: stride 2, padding, output_padding, groups.
     {
         int64_t X[4] = {1, 4, 3, 4}, wd[4] = {4, 3, 3, 3};
