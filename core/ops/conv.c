@@ -854,9 +854,11 @@ static void hwc_out_range(void *vc, int64_t c0, int64_t c1) {
 
 // wt (G, kh*kw, Kg, Cgp) from w (K, Cg, kh, kw). None when every tile is thin (thin_range).
 static size_t conv_proj_cache_bytes(const zf_node *n, const zf_value *v) {
-    (void)v;
     const zf_conv_params *p = n->params;
-    if (p->OH * p->OW <= THIN_MAX_P) return 0;
+    // Weights that are not initializers (computed, or fed as a graph input) are not cached.
+    if (p->OH * p->OW <= THIN_MAX_P || n->n_in < 2 || n->in[1] < 0 || !v[n->in[1]].is_const ||
+        !v[n->in[1]].t.data || v[n->in[1]].t.dtype != ZF_F32)
+        return 0;
     return (size_t)(p->K * CGP(p->C / p->group) * p->kh * p->kw) * sizeof(float);
 }
 
