@@ -34,9 +34,8 @@ struct zf_projector {
     int n_lanes;
     void **pcache;          // per node: zf_op.proj_cache data (NULL: none); a lane borrows its parent's
     uint64_t pcache_gen;    // the zf_model.weights_gen it was built for (0: not yet)
-    int pcache_borrowed;
-    int lane;               // one of zf_project_maps' lanes: may hand a MaxPool's unpooled signal to
-                            // the Conv before it as lists (fuse_conv), not written out
+    int lane;               // one of zf_project_maps' lanes: borrows pcache, and may hand a MaxPool's
+                            // unpooled signal to the Conv before it as lists (fuse_conv), not written out
     int *fuse_conv;         // per MaxPool node with a fused ReLU: the Conv producing the ReLU's input, or -1
     zf_proj_lists lists;
     void *lists_mem;
@@ -200,9 +199,9 @@ void zf_projector_free(zf_projector *pj) {
     if (!pj) return;
     for (int i = 0; i < pj->n_lanes; i++) zf_projector_free(pj->lanes[i]);
     free(pj->lanes);
-    if (pj->pcache && !pj->pcache_borrowed)
+    if (pj->pcache && !pj->lane)
         for (int i = 0; i < pj->m->n_nodes; i++) free(pj->pcache[i]);
-    if (!pj->pcache_borrowed) free(pj->pcache);
+    if (!pj->lane) free(pj->pcache);
     free(pj->g);
     free(pj->box);
     free(pj->has);
@@ -222,7 +221,7 @@ void zf_projector_free(zf_projector *pj) {
 // cache that cannot be allocated stays NULL: its rule then runs without it.
 static void pcache_update(zf_projector *pj) {
     zf_model *m = pj->m;
-    if (pj->pcache_borrowed || pj->pcache_gen == m->weights_gen) return;
+    if (pj->lane || pj->pcache_gen == m->weights_gen) return;
     if (!pj->pcache && !(pj->pcache = calloc((size_t)m->n_nodes + 1, sizeof *pj->pcache))) return;
     for (int i = 0; i < m->n_nodes; i++) {
         const zf_node *n = &m->nodes[i];
@@ -725,10 +724,7 @@ int zf_project_maps(float *out, zf_project_info *infos, zf_projector *pj, const 
     }
     // The lanes read their parent's projection caches.
     pcache_update(pj);
-    for (int i = 0; i < pj->n_lanes; i++) {
-        pj->lanes[i]->pcache = pj->pcache;
-        pj->lanes[i]->pcache_borrowed = 1;
-    }
+    for (int i = 0; i < pj->n_lanes; i++) pj->lanes[i]->pcache = pj->pcache;
     maps_ctx c;
     memset(&c, 0, sizeof c);
     c.pj = pj;

@@ -832,23 +832,23 @@ typedef struct {
     float *gin;                 // the group's input channels (Cg, H, W)
     const float *T;
     const zf_conv_params *p;
-    int64_t Cg, Cgp, fy0, fx0, fw, y0, y1, x0, x1;   // T's origin in the input; the rows, columns written
+    int64_t Cgp, fy0, fx0, fw, y0, y1, x0, x1;   // T's channel stride, origin in the input; the rows, columns written
     int store;
 } hwc_out_ctx;
 
-// T (fh, fw, Cg) into channels [c0, c1) of the input, rows [y0, y1), columns [x0, x1): added, or
+// T (fh, fw, Cgp) into channels [c0, c1) of the input, rows [y0, y1), columns [x0, x1): added, or
 // stored when the box was fresh and this tile covers it all.
 static void hwc_out_range(void *vc, int64_t c0, int64_t c1) {
     const hwc_out_ctx *c = vc;
-    const int64_t H = c->p->H, W = c->p->W, Cg = c->Cgp;
+    const int64_t H = c->p->H, W = c->p->W, Cgp = c->Cgp;
     for (int64_t ch = c0; ch < c1; ch++)
         for (int64_t y = c->y0; y < c->y1; y++) {
             float *row = c->gin + (ch * H + y) * W;
-            const float *s = c->T + ((y - c->fy0) * c->fw - c->fx0) * Cg + ch;
+            const float *s = c->T + ((y - c->fy0) * c->fw - c->fx0) * Cgp + ch;
             if (c->store)
-                for (int64_t x = c->x0; x < c->x1; x++) row[x] = s[x * Cg];
+                for (int64_t x = c->x0; x < c->x1; x++) row[x] = s[x * Cgp];
             else
-                for (int64_t x = c->x0; x < c->x1; x++) row[x] += s[x * Cg];
+                for (int64_t x = c->x0; x < c->x1; x++) row[x] += s[x * Cgp];
         }
 }
 
@@ -1222,7 +1222,7 @@ static void lists_to_dense(const zf_proj_slot *y, zf_proj_lists *L) {
 static void lists_by_position(int32_t *start, int32_t *end, int32_t *idx, float *val, int64_t P, const zf_proj_lists *L) {
     const int64_t nk = L->box.hi[1] - L->box.lo[1];
     memset(end, 0, (size_t)P * sizeof *end);
-    for (int32_t e = 0; e < L->nnz; e++) end[L->pos[e]]++;
+    for (int32_t e = 0; e < L->first[nk]; e++) end[L->pos[e]]++;
     int32_t s = 0;
     for (int64_t q = 0; q < P; q++) {
         const int32_t n = end[q];
@@ -1259,7 +1259,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
     // signal is written out from them first.
     zf_proj_lists *L = a->lists && a->lists->filled ? a->lists : NULL;
     if (L && (G != 1 || oy1 - oy0 > rows || (oy1 - oy0) * bw <= THIN_MAX_P || memcmp(&L->box, &y->box, sizeof L->box) ||
-              (double)L->nnz >= SPARSE_BELOW * (double)((y->box.hi[1] - y->box.lo[1]) * (oy1 - oy0) * bw))) {
+              (double)L->first[y->box.hi[1] - y->box.lo[1]] >= SPARSE_BELOW * (double)((y->box.hi[1] - y->box.lo[1]) * (oy1 - oy0) * bw))) {
         lists_to_dense(y, L);
         L = NULL;
     }
@@ -1308,7 +1308,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
             int64_t nnz = 0;
             if (L) {   // listed by channel (same positions, channels k0 = box.lo[1] on)
                 lists_by_position(start, fill, idx, val, P, L);
-                nnz = L->nnz;
+                nnz = L->first[nk];
             } else {
                 // Nonzeros per position (lists in idx/val), rows of positions in parallel.
                 nz_ctx nc = {start, fill, idx, val, gout + k0 * OHW + ox0, OHW, p->OW, nk, bw, ty0};
@@ -1358,7 +1358,7 @@ static int conv_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
                 const int store = zero && ty0 == oy0 && ty1 == oy1;
                 if (!store) ZERO_GROUP()
                 zero = NULL;
-                hwc_out_ctx oc = {x->g + g * Cg * p->H * p->W, T, p, Cg, Cgp, fy0, fx0, fw,
+                hwc_out_ctx oc = {x->g + g * Cg * p->H * p->W, T, p, Cgp, fy0, fx0, fw,
                                   fy0 > 0 ? fy0 : 0, fy0 + fh < p->H ? fy0 + fh : p->H,
                                   fx0 > 0 ? fx0 : 0, fx0 + fw < p->W ? fx0 + fw : p->W, store};
                 zf_parallel_for(fh * fw * Cgp < PAR_MIN_WORK ? NULL : a->pool, Cg, hwc_out_range, &oc);

@@ -414,7 +414,6 @@ static void mp_project_lists(const mp_proj_ctx *c, zf_proj_lists *L) {
         }
     }
     L->first[xb->hi[1] - xb->lo[1]] = e;
-    L->nnz = e;
     L->box = *xb;
     L->filled = 1;
 }
@@ -430,7 +429,7 @@ static int mp_project(const zf_node *n, zf_proj_args *a, zf_error *err) {
         c.in_plane *= p->win.in[i];
         c.out_plane *= p->win.out[i];
     }
-    if (a->lists && a->relu_x && x->fresh && p->win.nsp == 2 && x->t->ndim == 4 && !memcmp(y->box.lo + 1, x->box.lo + 1, sizeof(int64_t)) &&
+    if (a->lists && a->relu_x && x->fresh && p->win.nsp == 2 && x->t->ndim == 4 && y->box.lo[1] == x->box.lo[1] &&
         y->box.hi[1] == x->box.hi[1]) {
         mp_project_lists(&c, a->lists);
         return 0;

@@ -60,11 +60,10 @@ typedef struct zf_proj_lists {
     int value;                  // set by the walker: the value listed
     int filled;                 // set by the MaxPool once listed
     zf_box box;
-    int32_t *first;             // box channels + 1
+    int32_t *first;             // box channels + 1 (the last: the number of entries)
     int32_t *pos;               // channels x positions entries
     float *val;
     float *plane;               // one channel plane of the value, all zero between uses
-    int64_t nnz;
 } zf_proj_lists;
 
 typedef struct zf_proj_args {
