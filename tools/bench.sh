@@ -27,15 +27,17 @@ echo
 # their range. The ms columns are medians of the rounds' medians.
 ROUNDS=${ZF_BENCH_ROUNDS:-3}
 RR=$(( R / 2 > 3 ? R / 2 : 3 ))
+PAIRS1=${ZF_BENCH_PAIRS:-30}   # conv%pair: sgemm + pass pairs per round at batch 1
+PAIRS8=$(( PAIRS1 / 3 > RR ? PAIRS1 / 3 : RR ))   # and at batch 8 (a VGG-16 pass takes a second)
 echo "== forward pass (threads $T; $ROUNDS rounds of sgemm peak, zfviz, PyTorch; $RR timed runs each)"
 # conv%pk: the conv layers' FLOPs (direct convolution, as `zfviz info` counts them) over their
 # median time, against the round's sgemm peak (the best of its runs); layers run as Winograd do
 # fewer multiplies than that, so the figure is an effective rate and can pass 100%. "conv%best":
 # the same from each layer's fastest pass, like for like with the peak (sgemm_peak's best run,
 # bench_conv's best per layer). "conv%pair": each timed pass's conv rate against a 2048^3 sgemm
-# run just before it in the same process on the same threads (`zfviz bench --vs-sgemm`), each
-# round's median, then the median of the rounds: a pair is a fraction of a second apart, so the
-# machine's drift over minutes cancels. "im2col%" is conv%pk with --no-winograd (every layer im2col + GEMM; one run,
+# run just before it in the same process on the same threads (`zfviz bench --vs-sgemm`, 30 pairs
+# at batch 1, 10 at batch 8), each round's median, then the median of the rounds: a pair is a
+# fraction of a second apart, so the machine's drift over minutes cancels. "im2col%" is conv%pk with --no-winograd (every layer im2col + GEMM; one run,
 # after its own peak measurement).
 printf "%-10s %5s %10s %10s %8s %8s %9s %9s %8s %12s %16s\n" model batch "zfviz ms" "GFLOP/s" "% peak" "conv%pk" "conv%best" "conv%pair" "im2col%" "torch ms" "zf/torch (range)"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%s", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else printf "-" }'; }
@@ -59,8 +61,11 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
       pcts="$pcts $(pct_of "$gf" "$pk")"
       cpcts="$cpcts $(pct_of "$(convgf_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
       bpcts="$bpcts $(pct_of "$(convbest_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
-      # conv%pair in passes of their own (the sgemm before each pass leaves the caches cold).
-      "$Z" bench "$model" --batch $b --threads $T --repeat $RR --per-layer --vs-sgemm 2>"$dir/$arch-b$b-r$round.pair" >/dev/null
+      # conv%pair in passes of their own (the main timing's passes run without a sgemm between), PAIRS
+      # of them: single pairs range from 40% to 100% on this machine, and the median of 5 moved by
+      # up to 15 points between runs a minute apart.
+      pairs=$PAIRS1; [ "$b" = 1 ] || pairs=$PAIRS8
+      "$Z" bench "$model" --batch $b --threads $T --repeat "$pairs" --per-layer --vs-sgemm 2>"$dir/$arch-b$b-r$round.pair" >/dev/null
       ppcts="$ppcts $(sed -n 's/^conv-vs-sgemm: median \([0-9]*\)%.*/\1/p' "$dir/$arch-b$b-r$round.pair")"
       if [ $have_torch = 1 ]; then
         tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $RR 2>/dev/null |
