@@ -17,6 +17,7 @@
 #endif
 #include "winograd.h"
 #include "ops/compute_util.h"
+#include "ops/conv_gemm.h"
 
 #define WL 8                    // tiles per vector
 #define BLOCK_BYTES ((size_t)24 << 20)   // V and M of one block of tiles
@@ -369,7 +370,7 @@ static inline v8f gather8(const float *base, const int32_t *off, int32_t add, un
 #endif
 }
 
-// --- input tiles: V[xi] (C, tb) --------------------------------------------------------------------
+// --- input tiles: V[xi] (C, tb) in panels of 16 tiles, (tb/16, C, 16) ---------------------------------
 
 #if defined(__AVX2__)
 // A lanes.run row: d[j] lane q = r[4q + j], j < 6, from four loads and shuffles in place of six
@@ -460,7 +461,7 @@ static inline __attribute__((always_inline)) void in_body(const in_ctx *c, int64
             // A block's V is written once and read by the GEMMs: streaming stores, whole lines, no
             // reads for ownership (these stalled the transform on every line). The fused path's V
             // stays in cache: plain stores.
-            float *v = c->V + ch * c->tb + pair * 2 * WL;
+            float *v = c->V + (pair * C + ch) * 2 * WL;
             for (int xi = 0; xi < n * n; xi++) {
 #if defined(__AVX__)
                 if (stream) {
@@ -628,26 +629,21 @@ static void fused_part(void *vc, int64_t i0, int64_t i1) {
     }
 }
 
-// The n*n products of a block, whole products per thread: no split product packs V[xi] twice, and no
-// thread waits for another between them.
+// The n*n products of a block, whole products per thread, on the conv GEMM's micro-kernel
+// (ops/conv_gemm.h): V[xi] is written in its panels of 16 tiles, U[xi] read in place, so nothing is
+// packed (OpenBLAS packed V[xi] and U[xi] again on every product: 9% of VGG-16's pass). Lanes past
+// the block's tiles are zeros in V (in_body), so are their columns of M.
 typedef struct {
     float *M;
     const float *U, *V;
     int64_t K, C, tb, pu, pv, pm;
-    int64_t tn;                 // tiles of the block (<= tb): the products' width; M's other columns zeroed
 } gemm_ctx;
 
 static void gemm_range(void *vc, int64_t x0, int64_t x1) {
     const gemm_ctx *c = vc;
     for (int64_t xi = x0; xi < x1; xi++)
-        zf_sgemm(NULL, 0, 0, (int)c->K, (int)c->tn, (int)c->C, 1.0f, c->U + xi * c->pu, (int)c->C, c->V + xi * c->pv,
-                 (int)c->tb, 0.0f, c->M + xi * c->pm, (int)c->tb);
-    // The last pair's lanes past the block's tiles: zero rather than whatever the scratch held (the
-    // output transform computes them, and stores nothing of them).
-    if (c->tn < c->tb)
-        for (int64_t xi = x0; xi < x1; xi++)
-            for (int64_t k = 0; k < c->K; k++)
-                memset(c->M + xi * c->pm + k * c->tb + c->tn, 0, (size_t)(c->tb - c->tn) * sizeof(float));
+        zf_gemm_panels(c->M + xi * c->pm, c->tb, c->U + xi * c->pu, c->C, c->V + xi * c->pv, c->C * 2 * WL, c->K, c->C,
+                       c->tb / (2 * WL));
 }
 
 void zf_wino_forward(float *out, float *scratch, const float *in, const float *U, const float *b,
@@ -669,7 +665,7 @@ void zf_wino_forward(float *out, float *scratch, const float *in, const float *U
         const int64_t pv = padded(C * tb), pm = padded(K * tb);
         in_ctx ic = {V, in, p, t0, nt, tb, nvec, pv};
         zf_parallel_for(pool, nvec / 2 * ((C + CH_PER_ITEM - 1) / CH_PER_ITEM), six ? in_range6 : in_range5, &ic);
-        gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm, nt - t0 < tb ? nt - t0 : tb};
+        gemm_ctx gc = {M, U, V, K, C, tb, pu, pv, pm};
         zf_parallel_for(pool, nn, gemm_range, &gc);
         out_ctx oc = {out, M, b, p, t0, nt, tb, nvec, pm};
         zf_parallel_for(pool, nvec / 2 * ((K + K_PER_ITEM - 1) / K_PER_ITEM), six ? out_range6 : out_range5, &oc);

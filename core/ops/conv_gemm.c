@@ -16,6 +16,7 @@
 // threads, after im2col had already copied it once. The weights are read in place, never cached:
 // training updates them between calls.
 #include <string.h>
+#include <cblas.h>
 #include "conv_gemm.h"
 // -DZF_NO_CONV_GEMM builds without it (A/B runs against im2col + OpenBLAS).
 #if defined(__AVX2__) && defined(__FMA__) && !defined(ZF_NO_CONV_GEMM)
@@ -241,7 +242,7 @@ static void panel_range(void *vc, int64_t i0, int64_t i1) {
 
 // c (nrows x ncols of a 6 x 16 block, row stride ldc) = [first ? bias : c] + a (6 rows of kc taps,
 // stride lda; rows past nrows repeat the last: computed, not stored) x bp (kc x 16, a panel).
-static void kernel_6x16(int64_t kc, const float *a, int64_t lda, int nrows, const float *bp, float *c, int64_t ldc,
+static inline __attribute__((always_inline)) void kernel_6x16(int64_t kc, const float *a, int64_t lda, int nrows, const float *bp, float *c, int64_t ldc,
                         int ncols, int first, const float *bias) {
     const float *a0 = a, *a1 = a + (nrows > 1 ? 1 : 0) * lda, *a2 = a + (nrows > 2 ? 2 : nrows - 1) * lda;
     const float *a3 = a + (nrows > 3 ? 3 : nrows - 1) * lda, *a4 = a + (nrows > 4 ? 4 : nrows - 1) * lda;
@@ -353,6 +354,25 @@ static void gemm_range(void *vc, int64_t i0, int64_t i1) {
     }
 }
 
+void zf_gemm_panels(float *c, int64_t ldc, const float *a, int64_t lda, const float *bp, int64_t pstride, int64_t M,
+                    int64_t K, int64_t np) {
+    // As gemm_range's items: blocks of KC taps, at most MC_PANELS strips' weights in L2 at a time,
+    // each panel's block in L1 across the strips.
+    const int64_t nkc = (K + KC - 1) / KC, kcs = (K + nkc - 1) / nkc, mp = (M + MR - 1) / MR;
+    for (int64_t i0 = 0; i0 < mp; i0 += MC_PANELS) {
+        const int64_t i1 = i0 + MC_PANELS < mp ? i0 + MC_PANELS : mp;
+        for (int64_t k0 = 0; k0 < K; k0 += kcs) {
+            const int64_t kc = K - k0 < kcs ? K - k0 : kcs;
+            for (int64_t jp = 0; jp < np; jp++)
+                for (int64_t ip = i0; ip < i1; ip++) {
+                    const int64_t m = ip * MR, nrows = M - m < MR ? M - m : MR;
+                    kernel_6x16(kc, a + m * lda + k0, lda, (int)nrows, bp + jp * pstride + k0 * NR,
+                                c + m * ldc + jp * NR, ldc, NR, k0 == 0, NULL);
+                }
+        }
+    }
+}
+
 void zf_conv_gemm_forward(float *out, float *scratch, const float *in, const float *w, const float *b,
                           const zf_conv_params *p, zf_pool *pool) {
     const int64_t G = p->group, Kg = p->K / G, ohw = p->OH * p->OW, HW = p->H * p->W;
@@ -399,6 +419,13 @@ void zf_conv_gemm_forward(float *out, float *scratch, const float *in, const flo
 }
 
 #else
+
+void zf_gemm_panels(float *c, int64_t ldc, const float *a, int64_t lda, const float *bp, int64_t pstride, int64_t M,
+                    int64_t K, int64_t np) {
+    for (int64_t jp = 0; jp < np; jp++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, 16, (int)K, 1.0f, a, (int)lda, bp + jp * pstride, 16,
+                    0.0f, c + jp * 16, (int)ldc);
+}
 
 void zf_conv_gemm_forward(float *out, float *scratch, const float *in, const float *w, const float *b,
                           const zf_conv_params *p, zf_pool *pool) {

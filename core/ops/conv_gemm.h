@@ -24,5 +24,10 @@ int64_t zf_conv_gemm_floats(const zf_conv_params *p);
 // 64-byte aligned. Requires p->gemm_cols > 0.
 void zf_conv_gemm_forward(float *out, float *scratch, const float *in, const float *w, const float *b,
                           const zf_conv_params *p, zf_pool *pool);
+// c (M x 16*np, row stride ldc) = a (M x K, row stride lda, read in place) x B, B given as np panels
+// of 16 columns: panel j is K rows of 16 floats at bp + j*pstride, 32-byte aligned. All 16 columns
+// of every panel are written. One thread (Winograd's products, core/winograd.c, run one per thread).
+void zf_gemm_panels(float *c, int64_t ldc, const float *a, int64_t lda, const float *bp, int64_t pstride, int64_t M,
+                    int64_t K, int64_t np);
 
 #endif
