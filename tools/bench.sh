@@ -26,9 +26,10 @@ echo
 # compare runs seconds apart; the table gives the medians of the rounds' ratios, and for zf/torch
 # their range. The ms columns are medians of the rounds' medians.
 ROUNDS=${ZF_BENCH_ROUNDS:-3}
-RR=$(( R / 2 > 3 ? R / 2 : 3 ))
+# Timed passes per measurement: 15 (5 before session 8 let ZFNet's zf/torch swing 0.43-0.57 in one run).
+RR=${ZF_BENCH_PASSES:-15}
 PAIRS1=${ZF_BENCH_PAIRS:-30}   # conv%pair: sgemm + pass pairs per round at batch 1
-PAIRS8=$(( PAIRS1 / 3 > RR ? PAIRS1 / 3 : RR ))   # and at batch 8 (a VGG-16 pass takes a second)
+PAIRS8=$(( PAIRS1 / 3 > 3 ? PAIRS1 / 3 : 3 ))   # and at batch 8 (a VGG-16 pass takes a second)
 echo "== forward pass (threads $T; $ROUNDS rounds of sgemm peak, zfviz, PyTorch; $RR timed runs each)"
 # conv%pk: the conv layers' FLOPs (direct convolution, as `zfviz info` counts them) over their
 # median time, against the round's sgemm peak (the best of its runs); layers run as Winograd do
