@@ -56,6 +56,10 @@ int zf_wino_applies(const zf_conv_params *p) {
 // Fewest tiles over the batch for a kernel split over copies (below): the copies, and the filters'
 // transform of 4C channels, cost more than they save at 49 (AlexNet's conv2 at batch 1).
 #define SPLIT_MIN_TILES 128
+// The same for the stride-2 phases, the transformed filters kept (zf_node.cache) and the products on
+// zfviz's kernel: ZFNet's conv2 at batch 1 (49 tiles) 7.33 -> 6.70 ms (16 alternating pairs; the
+// pass 35.5 -> 34.7 ms). AlexNet's stride-1 conv2 at 49 tiles stayed no faster (4.04 -> 4.26 ms).
+#define SPLIT2_MIN_TILES 40
 
 // How the forward pass runs p as Winograd, and on which ungrouped 3x3 stride-1 convolution q
 // (run group by group on copies of the group's input channels when p is grouped):
@@ -76,7 +80,8 @@ static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) {
         q->group = 1;
         return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= FORWARD_MIN_TILES;
     }
-    return zf_wino_split(q, p) && q->N * tiles_h(q) * tiles_w(q) >= SPLIT_MIN_TILES ? 2 : 0;
+    const int64_t min_tiles = p->sh == 2 ? SPLIT2_MIN_TILES : SPLIT_MIN_TILES;
+    return zf_wino_split(q, p) && q->N * tiles_h(q) * tiles_w(q) >= min_tiles ? 2 : 0;
 }
 
 int zf_wino_split(zf_conv_params *q, const zf_conv_params *p) {
