@@ -636,8 +636,8 @@ static void fused_part(void *vc, int64_t i0, int64_t i1) {
 
 // The n*n products of a block, whole products per thread, on the conv GEMM's micro-kernel
 // (ops/conv_gemm.h): V[xi] is written in its panels of 16 tiles, U[xi] read in place, so nothing is
-// packed (OpenBLAS packed V[xi] and U[xi] again on every product: 9% of VGG-16's pass). Lanes past
-// the block's tiles are zeros in V (in_body), so are their columns of M.
+// packed (OpenBLAS packed V[xi] and U[xi] again on every product: 9% of a perf record of VGG-16's
+// `zfviz bench`). Lanes past the block's tiles are zeros in V (in_body), so are their columns of M.
 typedef struct {
     float *M;
     const float *U, *V;

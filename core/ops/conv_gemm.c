@@ -242,8 +242,10 @@ static void panel_range(void *vc, int64_t i0, int64_t i1) {
 
 // c (nrows x ncols of a 6 x 16 block, row stride ldc) = [first ? bias : c] + a (6 rows of kc taps,
 // stride lda; rows past nrows repeat the last: computed, not stored) x bp (kc x 16, a panel).
-static inline __attribute__((always_inline)) void kernel_6x16(int64_t kc, const float *a, int64_t lda, int nrows, const float *bp, float *c, int64_t ldc,
-                        int ncols, int first, const float *bias) {
+// Inlined in both callers (gemm_range, zf_gemm_panels), each keeping its own specialized copy.
+static inline __attribute__((always_inline)) void kernel_6x16(int64_t kc, const float *a, int64_t lda, int nrows,
+                                                              const float *bp, float *c, int64_t ldc, int ncols,
+                                                              int first, const float *bias) {
     const float *a0 = a, *a1 = a + (nrows > 1 ? 1 : 0) * lda, *a2 = a + (nrows > 2 ? 2 : nrows - 1) * lda;
     const float *a3 = a + (nrows > 3 ? 3 : nrows - 1) * lda, *a4 = a + (nrows > 4 ? 4 : nrows - 1) * lda;
     const float *a5 = a + (nrows > 5 ? 5 : nrows - 1) * lda;
