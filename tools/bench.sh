@@ -21,10 +21,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
 
 echo
 # Each figure is paired with its peer in rounds (ROUNDS of them, RR timed runs each): the sgemm
-# peak measured again, then zfviz, then PyTorch on the same model. The machine's speed drifts over
-# minutes (its sgemm peak has read from 91 to 164 GFLOP/s within an hour), so every round's ratios
-# compare runs seconds apart; the table gives the medians of the rounds' ratios, and for zf/torch
-# their range. The ms columns are medians of the rounds' medians.
+# peak measured again, then zfviz, then PyTorch on the same model right after it (conv%pair's own
+# passes come after both; until session 9 they sat between, 5-10 s apart). The machine's speed
+# drifts over minutes (its sgemm peak has read from 91 to 164 GFLOP/s within an hour), so every
+# round's ratios compare runs seconds apart; the table gives the medians of the rounds' ratios, and
+# for zf/torch their range. The ms columns are medians of the rounds' medians.
 ROUNDS=${ZF_BENCH_ROUNDS:-3}
 # Timed passes per measurement: 15 (5 before session 8 let ZFNet's zf/torch swing 0.43-0.57 in one run).
 RR=${ZF_BENCH_PASSES:-15}
@@ -62,12 +63,6 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
       pcts="$pcts $(pct_of "$gf" "$pk")"
       cpcts="$cpcts $(pct_of "$(convgf_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
       bpcts="$bpcts $(pct_of "$(convbest_of "$dir/$arch-b$b-r$round.layers")" "$pk")"
-      # conv%pair in passes of their own (the main timing's passes run without a sgemm between), PAIRS
-      # of them: single pairs range from 40% to 100% on this machine, and the median of 5 moved by
-      # up to 15 points between runs a minute apart.
-      pairs=$PAIRS1; [ "$b" = 1 ] || pairs=$PAIRS8
-      "$Z" bench "$model" --batch $b --threads $T --repeat "$pairs" --per-layer --vs-sgemm 2>"$dir/$arch-b$b-r$round.pair" >/dev/null
-      ppcts="$ppcts $(sed -n 's/^conv-vs-sgemm: median \([0-9]*\)%.*/\1/p' "$dir/$arch-b$b-r$round.pair")"
       if [ $have_torch = 1 ]; then
         tms=$(/usr/bin/python3 tools/torch_bench.py "$arch" --size "$size" --batch $b --threads $T --repeat $RR 2>/dev/null |
               sed -n 's/^torch-forward: median \([0-9.]*\) ms.*/\1/p')
@@ -76,6 +71,12 @@ for spec in zfnet:224 alexnet:227 vgg16:224; do
           rats="$rats $(ratio "$ms" "$tms")"
         fi
       fi
+      # conv%pair in passes of their own (the main timing's passes run without a sgemm between), PAIRS
+      # of them: single pairs range from 40% to 100% on this machine, and the median of 5 moved by
+      # up to 15 points between runs a minute apart.
+      pairs=$PAIRS1; [ "$b" = 1 ] || pairs=$PAIRS8
+      "$Z" bench "$model" --batch $b --threads $T --repeat "$pairs" --per-layer --vs-sgemm 2>"$dir/$arch-b$b-r$round.pair" >/dev/null
+      ppcts="$ppcts $(sed -n 's/^conv-vs-sgemm: median \([0-9]*\)%.*/\1/p' "$dir/$arch-b$b-r$round.pair")"
     done
     cp "$dir/$arch-b$b-r1.layers" "$dir/$arch-b$b.layers"
     ms=$(echo "$mss" | median); gf=$(echo "$gfs" | median); tms=$(echo "$tmss" | median)
