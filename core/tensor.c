@@ -19,9 +19,12 @@ int zf_shape_numel(int64_t *numel, int ndim, const int64_t *dims, zf_error *err)
     long long n = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0) return zf_fail(err, ZF_ERR_INPUT, "negative dimension %lld", (long long)dims[i]);
-        if (zf_mul_overflow(n, dims[i], &n) || n > ZF_MAX_NUMEL)
-            return zf_fail(err, ZF_ERR_INPUT, "tensor size overflows (dimension %d = %lld)", i,
+        if (zf_mul_overflow(n, dims[i], &n))
+            return zf_fail(err, ZF_ERR_INPUT, "tensor size overflows 64 bits (dimension %d = %lld)", i,
                            (long long)dims[i]);
+        if (n > ZF_MAX_NUMEL)
+            return zf_fail(err, ZF_ERR_INPUT, "tensor too large: over 2^34 elements (reached at dimension %d = %lld)",
+                           i, (long long)dims[i]);
     }
     *numel = n;
     return 0;

@@ -220,7 +220,16 @@ static void test_hostile(void) {
     }
     relu(&om.graph, "a", "x", "y");
     zf_onnx_add_output(&om.graph, "y", 1, -1, NULL);
-    expect_reject(&om, "huge.onnx", "overflow");
+    expect_reject(&om, "huge.onnx", "too large");
+
+    om.opset = 13;
+    {
+        int64_t over[4] = {4, 3, 1000000000000000000LL, 1000000000};   // the product passes 2^63
+        zf_onnx_add_input(&om.graph, "x", 1, 4, over);
+    }
+    relu(&om.graph, "a", "x", "y");
+    zf_onnx_add_output(&om.graph, "y", 1, -1, NULL);
+    expect_reject(&om, "over.onnx", "overflows 64 bits");
 
     om.opset = 13;
     zf_onnx_add_input(&om.graph, "x", 1, 4, d4);

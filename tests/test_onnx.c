@@ -983,11 +983,17 @@ static void test_handmade(void) {
     expect_fail(&m, NULL, "initializer 'w': dimension 1 is negative (-1)", "negative dim");
     b_free(&m);
     b_free(&t);
-    // dims product overflowing int64 (and merely huge)
+    // dims whose product would overflow int64: refused at the first dimension past 2^34 elements
     int64_t dbig[3] = {1LL << 40, 1LL << 40, 16};
     t = float_tensor("w", 3, dbig, 4);
     m = model_with_initializer(&t);
-    expect_fail(&m, NULL, "overflow", "dims product overflow");
+    expect_fail(&m, NULL, "tensor too large: over 2^34 elements (reached at dimension 0", "dims product overflow");
+    b_free(&m);
+    b_free(&t);
+    int64_t dover[3] = {4, 1LL << 62, 16};   // 4 * 2^62 wraps before the limit is compared
+    t = float_tensor("w", 3, dover, 4);
+    m = model_with_initializer(&t);
+    expect_fail(&m, NULL, "tensor size overflows 64 bits (dimension 1", "dims product wraps");
     b_free(&m);
     b_free(&t);
     int64_t dhuge[1] = {1LL << 33};
