@@ -89,6 +89,13 @@ done
  [ -n "$ZF_ASAN" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
  printf 'key o\nclick grid #2\nscreenshot a\nkey q\n' >"$T/short.script"
  run offscreen "$BIN" view --script "$T/short.script") && [ -s "$T/offscreen/a.png" ] || fail "offscreen driver"
+# no display and no driver asked for: SDL would fall back to an invisible window and the viewer wait
+# forever; it must refuse at once, in one line (libwayland may print its own line before it)
+(unset DISPLAY WAYLAND_DISPLAY SDL_VIDEODRIVER
+ [ -n "$ZF_ASAN" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+ timeout 60 "$BIN" view >"$T/nodisplay.out" 2>&1; echo "rc=$?" >>"$T/nodisplay.out")
+grep -q '^rc=1$' "$T/nodisplay.out" && grep -q "^zfviz: no display to open a window on .*--headless" "$T/nodisplay.out" ||
+    fail "view without a display: $(tr '\n' ' ' <"$T/nodisplay.out")"
 
 
 # --- top-9 pane: an index made by zfviz topk next to the model, and one named by --topk -----------------

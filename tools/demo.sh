@@ -24,7 +24,7 @@ echo "== zfviz info $model"
 echo "== zfviz run $model $sample --top 3"
 "$Z" run "$model" "$sample" --top 3
 
-if [ -n "${DISPLAY:-}" ] && [ "${ZF_DEMO_HEADLESS:-0}" != 1 ]; then
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "${ZF_DEMO_HEADLESS:-0}" != 1 ]; then
   echo "== zfviz view $model assets/samples/*.png   (h for help, q to quit)"
   exec "$Z" view "$model" assets/samples/*.png
 fi

@@ -867,6 +867,16 @@ static int setup_model(viewer *v, zf_model *m, zf_error *err) {
 static int open_window(viewer *v, zf_error *err) {
     if (SDL_Init(SDL_INIT_VIDEO))
         return zf_fail(err, ZF_ERR_RUNTIME, "cannot open a window (SDL: %s); try --headless", SDL_GetError());
+    // With no X or Wayland display SDL 2.26 falls back to its offscreen driver by itself: a window
+    // nobody can see or send events to, so the viewer would wait forever. Only a driver the user
+    // asked for by name (SDL_VIDEODRIVER, as the tests do with a --script) may be invisible.
+    const char *drv = SDL_GetCurrentVideoDriver(), *asked = SDL_GetHint(SDL_HINT_VIDEODRIVER);
+    if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !(asked && *asked)) {
+        SDL_Quit();
+        return zf_fail(err, ZF_ERR_RUNTIME,
+                       "no display to open a window on (SDL fell back to its '%s' driver); use --headless to "
+                       "save the views as PNG, or set DISPLAY", drv);
+    }
     char title[256];
     snprintf(title, sizeof title, "zfviz view - %s", v->info.name);
     v->win = SDL_CreateWindow(title, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, v->o.width, v->o.height,
