@@ -59,6 +59,9 @@ int zf_wino_applies(const zf_conv_params *p) {
 // The same for the stride-2 phases, the transformed filters kept (zf_node.cache) and the products on
 // zfviz's kernel: ZFNet's conv2 at batch 1 (49 tiles) 7.33 -> 6.70 ms (16 alternating pairs; the
 // pass 35.5 -> 34.7 ms). AlexNet's stride-1 conv2 at 49 tiles stayed no faster (4.04 -> 4.26 ms).
+// Filters transformed on every call (zf_conv2d_forward: weights that are not initializers) keep
+// SPLIT_MIN_TILES: ZFNet's conv2 at batch 1 that way took 10.8-12.2 ms (medians of 40, three runs)
+// against 7.8-9.2 ms direct, alternating; its filters' transform writes 14 MB.
 #define SPLIT2_MIN_TILES 40
 
 // How the forward pass runs p as Winograd, and on which ungrouped 3x3 stride-1 convolution q
@@ -70,7 +73,7 @@ int zf_wino_applies(const zf_conv_params *p) {
 //     shifted copies x[y + 3a][x + 3b] (stride 1; the kernel's four 3x3 blocks of a zero-padded
 //     6x6), or the stride-2 phases x[2y + a][2x + b] (tap (i, j) of phase (a, b) is the kernel's
 //     (2i + a, 2j + b)), a, b in {0, 1}: 9 multiplies per output and channel instead of 25.
-static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) {
+static int fwd_kind_for(const zf_conv_params *p, zf_conv_params *q, int cached) {
     if (p->no_winograd || p->group < 1 || p->C % p->group || p->K % p->group || p->dh != 1 || p->dw != 1) return 0;
     const int64_t Cg = p->C / p->group, Kg = p->K / p->group;
     if (p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1) {
@@ -80,9 +83,12 @@ static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) {
         q->group = 1;
         return zf_wino_applies(q) && q->N * tiles_h(q) * tiles_w(q) >= FORWARD_MIN_TILES;
     }
-    const int64_t min_tiles = p->sh == 2 ? SPLIT2_MIN_TILES : SPLIT_MIN_TILES;
+    const int64_t min_tiles = p->sh == 2 && cached ? SPLIT2_MIN_TILES : SPLIT_MIN_TILES;
     return zf_wino_split(q, p) && q->N * tiles_h(q) * tiles_w(q) >= min_tiles ? 2 : 0;
 }
+// The kind with the filters cached: what the scratch, the cache and the kernels are sized and run for
+// (zf_conv2d_forward asks zf_wino_per_call first, which can only say no where this says yes).
+static int fwd_kind(const zf_conv_params *p, zf_conv_params *q) { return fwd_kind_for(p, q, 1); }
 
 int zf_wino_split(zf_conv_params *q, const zf_conv_params *p) {
     if (p->group < 1 || p->C % p->group || p->K % p->group || p->dh != 1 || p->dw != 1) return 0;
@@ -100,6 +106,11 @@ int zf_wino_split(zf_conv_params *q, const zf_conv_params *p) {
 int zf_wino_in_forward(const zf_conv_params *p) {
     zf_conv_params q;
     return fwd_kind(p, &q) != 0;
+}
+
+int zf_wino_per_call(const zf_conv_params *p) {
+    zf_conv_params q;
+    return fwd_kind_for(p, &q, 0) != 0;
 }
 
 static size_t al64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }

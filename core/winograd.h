@@ -32,11 +32,15 @@ size_t zf_wino_filter_bytes(const zf_conv_params *p);
 // The tile size used for p: 4 (F(4x4, 3x3)) or 3 (F(3x3, 3x3), when it wastes less on the output's size).
 int zf_wino_tile(const zf_conv_params *p);
 void zf_wino_filters(float *U, const float *w, const zf_conv_params *p, zf_pool *pool);
-// 1 when zf_conv2d_forward runs p as Winograd, its filters transformed on every call: p (or, for a
-// grouped p, one group of it) applies, p->no_winograd is 0, and there are enough tiles (N * tiles
-// >= 40: VGG-16's layers of 28x28 and larger at batch 1, the 13x13 ones at batch 8) for the
-// transform of the filters to be paid back. Grouped layers run group by group on copies.
+// 1 when the forward pass runs p as Winograd with its transformed filters kept between passes (a
+// Conv node whose weights are an initializer): p (or, for a grouped p, one group of it) applies,
+// p->no_winograd is 0, and there are enough tiles (N * tiles >= 40: VGG-16's layers of 28x28 and
+// larger at batch 1, the 13x13 ones at batch 8; kernels split over four copies need 128, or 40 for
+// the stride-2 phases). Grouped layers run group by group on copies. Scratch is sized by this.
 int zf_wino_in_forward(const zf_conv_params *p);
+// The same for zf_conv2d_forward, which transforms the filters on every call (weights that are not
+// initializers): as zf_wino_in_forward, except that the stride-2 phases need 128 tiles too.
+int zf_wino_per_call(const zf_conv_params *p);
 // The scratch zf_wino_conv needs: the filters, then zf_wino_scratch_bytes.
 size_t zf_wino_conv_bytes(const zf_conv_params *p);
 // in (N, C, H, W), w (K, C, 3, 3), b (K) or NULL -> out; scratch: zf_wino_conv_bytes(p), 64-byte

@@ -174,7 +174,7 @@ static void run_conv(const char *name, const conv_case *c, size_t budget, zf_poo
              (long long)c->K, (long long)c->kh, (long long)c->kw, (long long)c->sh, (long long)c->sw, (long long)c->dh,
              (long long)c->dw, (long long)pt, (long long)pl, (long long)p.ph_end, (long long)p.pw_end,
              (long long)c->group, c->bias ? " bias" : "", p.direct, (long long)p.tile_rows, (long long)p.images_per_tile,
-             zf_wino_in_forward(&p));
+             zf_wino_per_call(&p));
     compare(what, out, ref, nout, 1e-4, 1e-4);
     free(in); free(w); free(b); free(out); free(col); free(ref);
 }
@@ -251,6 +251,26 @@ static void test_conv(zf_pool *pool) {
         }
         run_conv("conv grouped/split (Winograd)", c, 0, pool);
     }
+    // ZFNet's conv2 at batch 1 (49 tiles of the stride-2 phases): Winograd with the filters cached (the
+    // model's forward pass), not when zf_conv2d_forward would transform them on every call; at batch 3
+    // (147 tiles) both.
+    for (int64_t n = 1; n <= 3; n += 2) {
+        zf_conv_params q;
+        memset(&q, 0, sizeof q);
+        q.group = 1;
+        q.attrs.n_strides = 2;
+        q.attrs.strides[0] = q.attrs.strides[1] = 2;
+        int64_t x[4] = {n, 96, 55, 55}, wd[4] = {256, 96, 5, 5};
+        zf_error err = {0};
+        checks++;
+        if (zf_conv_setup(&q, x, wd, &err) || !zf_wino_in_forward(&q) || zf_wino_per_call(&q) != (n == 3)) {
+            printf("FAIL conv2 of ZFNet, batch %lld: Winograd cached %d (want 1), per call %d (want %d)\n", (long long)n,
+                   zf_wino_in_forward(&q), zf_wino_per_call(&q), n == 3);
+            failures++;
+        }
+    }
+    conv_case zf2 = {1, 8, 55, 55, 16, 5, 5, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 0};   // 49 tiles: per call, not Winograd
+    run_conv("conv stride-2 split below 128 tiles", &zf2, 0, pool);
     conv_no_winograd = 1;
     run_conv("conv big (im2col)", &big, 0, pool);
     run_conv("conv big tiled", &big, 64 << 10, pool);

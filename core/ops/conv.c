@@ -96,7 +96,7 @@ size_t zf_conv_scratch_bytes(const zf_conv_params *p) {
     size_t bytes = (size_t)(c + t) * sizeof(float);
     if (p->small_taps && (size_t)small_floats(p) * sizeof(float) > bytes) bytes = (size_t)small_floats(p) * sizeof(float);
     if (zf_wino_in_forward(p) && zf_wino_conv_bytes(p) > bytes) bytes = zf_wino_conv_bytes(p);
-    if (p->gemm_cols && !zf_wino_in_forward(p) && (size_t)zf_conv_gemm_floats(p) * sizeof(float) > bytes)
+    if (p->gemm_cols && !zf_wino_per_call(p) && (size_t)zf_conv_gemm_floats(p) * sizeof(float) > bytes)
         bytes = (size_t)zf_conv_gemm_floats(p) * sizeof(float);
     return bytes;
 }
@@ -464,7 +464,7 @@ void zf_conv2d_forward(float *out, float *col, const float *in, const float *w, 
                        const zf_conv_params *p, zf_pool *pool) {
     const int64_t G = p->group, Cg = p->C / G, Kg = p->K / G;
     const int64_t HW = p->H * p->W, ohw = p->OH * p->OW, ckk = Cg * p->kh * p->kw;
-    if (zf_wino_in_forward(p)) {
+    if (zf_wino_per_call(p)) {
         zf_wino_conv(out, col, in, w, b, p, pool);
         return;
     }
