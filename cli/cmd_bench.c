@@ -206,7 +206,9 @@ int cmd_bench(int argc, char **argv) {
             double *lt = layer_times + (size_t)k * (size_t)repeat;
             qsort(lt, (size_t)repeat, sizeof *lt, cmp_double);
             double med = repeat % 2 ? lt[repeat / 2] : 0.5 * (lt[repeat / 2 - 1] + lt[repeat / 2]);
-            const int wino = m.nodes[k].op == &zf_op_conv && zf_wino_in_forward(m.nodes[k].params);
+            // cached transformed filters (initializer weights) or transformed on every call
+            const zf_node *nd = &m.nodes[k];
+            const int wino = nd->op == &zf_op_conv && (nd->cache ? zf_wino_in_forward(nd->params) : zf_wino_per_call(nd->params));
             fprintf(stderr, "layer %s %.4f %.3f %.4f %s%s\n", m.nodes[k].op->type, med * 1e3,
                     (double)zf_node_flops(&m.nodes[k], m.values) / 1e6, lt[0] * 1e3, m.nodes[k].name,
                     wino ? " (Winograd)" : "");
