@@ -9,7 +9,6 @@
 #include "core/graph.h"
 #include "core/ops/op.h"
 #include "core/ops/conv.h"
-#include "core/winograd.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/parallel.h"
@@ -206,9 +205,7 @@ int cmd_bench(int argc, char **argv) {
             double *lt = layer_times + (size_t)k * (size_t)repeat;
             qsort(lt, (size_t)repeat, sizeof *lt, cmp_double);
             double med = repeat % 2 ? lt[repeat / 2] : 0.5 * (lt[repeat / 2 - 1] + lt[repeat / 2]);
-            // cached transformed filters (initializer weights) or transformed on every call
-            const zf_node *nd = &m.nodes[k];
-            const int wino = nd->op == &zf_op_conv && (nd->cache ? zf_wino_in_forward(nd->params) : zf_wino_per_call(nd->params));
+            const int wino = zf_conv_node_winograd(&m.nodes[k]);
             fprintf(stderr, "layer %s %.4f %.3f %.4f %s%s\n", m.nodes[k].op->type, med * 1e3,
                     (double)zf_node_flops(&m.nodes[k], m.values) / 1e6, lt[0] * 1e3, m.nodes[k].name,
                     wino ? " (Winograd)" : "");

@@ -557,6 +557,10 @@ static int conv_shape(zf_node *n, zf_value *v, zf_error *err) {
     return 0;
 }
 
+int zf_conv_node_winograd(const zf_node *n) {
+    return n->op == &zf_op_conv && (n->cache ? zf_wino_in_forward(n->params) : zf_wino_per_call(n->params));
+}
+
 static int conv_forward(zf_node *n, zf_value *v, const zf_exec *ex, zf_error *err) {
     const zf_conv_params *p = n->params;
     const zf_tensor *b = zf_cu_in(n, v, 2);

@@ -52,6 +52,9 @@ typedef struct zf_conv_params {
 } zf_conv_params;
 
 extern const zf_op zf_op_conv;
+// 1 when the model's forward pass runs Conv node n as Winograd: with its transformed filters kept in
+// n->cache (initializer weights, zf_wino_in_forward) or transformed on every call (zf_wino_per_call).
+int zf_conv_node_winograd(const zf_node *n);
 
 // Resolves the geometry from the input and weight shapes (and p->attrs, p->group) and plans tiles.
 // Messages: "input has 3 channels but W expects 4 (group 1)".
